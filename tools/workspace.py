@@ -1,0 +1,49 @@
+"""Temporary copies of the repository in which the notebooks run against chosen student modules.
+
+A copy is laid out exactly as a student's finished work would sit: the same notebooks and
+utils/, with utils/<topic>.py replaced by the reference solution (or by any given source).
+"""
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator, Mapping
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_SKIPPED = shutil.ignore_patterns(
+    ".git", "datasets", "reports", "grades", "__pycache__", ".pytest_cache", ".ipynb_checkpoints", "*.pyc"
+)
+
+
+def copy_repository(dest: Path, root: Path = REPO_ROOT) -> Path:
+    """Copies the repository into dest (which must not exist); datasets/ is linked, not copied."""
+    shutil.copytree(root, dest, ignore=_SKIPPED)
+    if (root / "datasets").is_dir():
+        (dest / "datasets").symlink_to((root / "datasets").resolve(), target_is_directory=True)
+    return dest
+
+
+def install_modules(workspace: Path, modules: Mapping[str, str]) -> None:
+    """Writes utils/<topic>.py in the workspace for each {topic: source}."""
+    for topic, source in modules.items():
+        (workspace / "utils" / f"{topic}.py").write_text(source)
+
+
+def reference_modules(root: Path = REPO_ROOT) -> dict[str, str]:
+    """{topic: source} of every reference module in solutions/."""
+    solutions = root / "solutions"
+    if not solutions.is_dir():
+        raise FileNotFoundError(f"no reference solutions at {solutions}: this copy is a student release")
+    return {p.stem: p.read_text() for p in sorted(solutions.glob("*.py")) if p.name != "__init__.py"}
+
+
+@contextlib.contextmanager
+def workspace(modules: Mapping[str, str] | None = None, root: Path = REPO_ROOT) -> Iterator[Path]:
+    """A temporary copy of the repository with the given student modules (default: the references)."""
+    modules = reference_modules(root) if modules is None else modules
+    with tempfile.TemporaryDirectory(prefix="losslab-") as tmp:
+        path = copy_repository(Path(tmp) / "repo", root)
+        install_modules(path, modules)
+        yield path

@@ -1,0 +1,287 @@
+"""Question checks for assignment 1 (utils/linear_classifier.py).
+
+Every check builds its own small float64 inputs with fixed seeds and compares the student's
+function with an independent oracle: torch.nn.functional's losses and autograd.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from utils.grading import check_close, check_shape, check_speedup, fail, report_pass
+
+MARGIN_HINT = "the SVM loss skips the correct class (j == y[i]); counting it adds exactly 1 per sample"
+REG_LOSS_HINT = "add the regularization term reg * torch.sum(W * W) (no 1/2) to the loss"
+REG_GRAD_HINT = "the gradient of reg * sum(W * W) is 2 * reg * W: add it to dW"
+HALF_REG_GRAD_HINT = "the gradient of reg * sum(W * W) is 2 * reg * W, not reg * W"
+MEAN_HINT = "average the data loss and its gradient over the N samples (divide by N)"
+STABILITY_HINT = (
+    "subtract each row's maximum score before exponentiating (max over dim=1 with keepdim=True); "
+    "one global maximum is not enough when rows differ in scale"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Oracles and inputs
+# ---------------------------------------------------------------------------------------------
+def svm_oracle(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float):
+    """(loss, dW) of the multiclass SVM through F.multi_margin_loss and autograd."""
+    W = W.detach().clone().requires_grad_(True)
+    num_classes = W.shape[1]
+    loss = num_classes * F.multi_margin_loss(X @ W, y, margin=1.0) + reg * (W * W).sum()
+    (dW,) = torch.autograd.grad(loss, W)
+    return loss.detach(), dW
+
+
+def softmax_oracle(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float):
+    """(loss, dW) of the softmax classifier through F.cross_entropy and autograd."""
+    W = W.detach().clone().requires_grad_(True)
+    loss = F.cross_entropy(X @ W, y) + reg * (W * W).sum()
+    (dW,) = torch.autograd.grad(loss, W)
+    return loss.detach(), dW
+
+
+def random_problem(seed: int, num_train: int = 24, dim: int = 12, num_classes: int = 5, w_scale: float = 0.5):
+    """Seeded float64 (W, X, y)."""
+    gen = torch.Generator().manual_seed(seed)
+    W = w_scale * torch.randn(dim, num_classes, generator=gen, dtype=torch.float64)
+    X = torch.randn(num_train, dim, generator=gen, dtype=torch.float64)
+    y = torch.randint(num_classes, (num_train,), generator=gen)
+    return W, X, y
+
+
+def wide_range_problem(seed: int, scale: float = 1e4):
+    """Scores of magnitude `scale`, positive in some rows and negative in others."""
+    gen = torch.Generator().manual_seed(seed)
+    W = 1 + 0.01 * torch.rand(8, 6, generator=gen, dtype=torch.float64)
+    X = torch.rand(10, 8, generator=gen, dtype=torch.float64) + 0.5
+    X = X / (X @ W).mean() * scale
+    X[::2] *= -1  # even rows score around -scale, odd rows around +scale
+    y = torch.randint(6, (10,), generator=gen)
+    return W, X, y
+
+
+def call_loss(loss_fn: Callable, name: str, W, X, y, reg):
+    """Calls loss_fn on copies, checks the inputs were left alone, and returns (loss, dW)."""
+    W_in, X_in, y_in = W.clone(), X.clone(), y.clone()
+    result = loss_fn(W_in, X_in, y_in, reg)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        fail(f"{name} should return a tuple (loss, dW), got {type(result).__name__}")
+    if not (torch.equal(W_in, W) and torch.equal(X_in, X) and torch.equal(y_in, y)):
+        fail(f"{name} modified its inputs W, X or y", "work on new tensors (W * W, not W *= W; X.mm(W), ...)")
+    loss, dW = result
+    return check_shape(f"{name}: loss", loss, ()), check_shape(f"{name}: dW", dW, W.shape)
+
+
+def check_loss_against_oracle(loss_fn: Callable, name: str, oracle: Callable, data_mistakes: bool) -> None:
+    """Loss and gradient on seeded problems with and without regularization, against the oracle."""
+    for seed, reg in [(0, 0.0), (1, 0.3)]:
+        W, X, y = random_problem(seed)
+        loss, dW = call_loss(loss_fn, name, W, X, y, reg)
+        expected_loss, expected_dW = oracle(W, X, y, reg)
+        reg_loss, reg_grad = reg * (W * W).sum(), 2 * reg * W
+        loss_mistakes = [
+            (expected_loss - reg_loss, REG_LOSS_HINT),
+            (expected_loss - reg_loss / 2, "the regularization term is reg * sum(W * W), without 1/2"),
+            ((expected_loss - reg_loss) * X.shape[0] + reg_loss, MEAN_HINT),
+        ]
+        if data_mistakes:
+            loss_mistakes.append((expected_loss + 1, MARGIN_HINT))
+        grad_mistakes = [
+            (expected_dW - reg_grad, REG_GRAD_HINT),
+            (expected_dW - reg_grad / 2, HALF_REG_GRAD_HINT),
+            ((expected_dW - reg_grad) * X.shape[0] + reg_grad, MEAN_HINT),
+            (-expected_dW, "dW has the wrong sign"),
+        ]
+        context = f"(N={X.shape[0]}, D={X.shape[1]}, C={W.shape[1]}, reg={reg})"
+        check_close(f"{name}: loss {context}", loss, expected_loss, tol=1e-9, mistakes=loss_mistakes)
+        check_close(f"{name}: dW {context}", dW, expected_dW, tol=1e-8, mistakes=grad_mistakes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Questions
+# ---------------------------------------------------------------------------------------------
+def check_svm_loss(loss_fn: Callable, name: str) -> None:
+    """svm_loss_naive / svm_loss_vectorized against C * F.multi_margin_loss and autograd."""
+    check_loss_against_oracle(loss_fn, name, svm_oracle, data_mistakes=True)
+    report_pass(name, "loss and gradient match F.multi_margin_loss and autograd")
+
+
+def check_softmax_loss(loss_fn: Callable, name: str) -> None:
+    """softmax_loss_naive / softmax_loss_vectorized against F.cross_entropy and autograd, stability included."""
+    W, X, y = random_problem(2, w_scale=1e-4)
+    loss, _ = call_loss(loss_fn, name, W, X, y, 0.0)
+    check_close(f"{name}: loss with tiny weights (should be about log(C) = log(5))", loss,
+                torch.log(torch.tensor(5.0, dtype=torch.float64)), tol=1e-3)
+    check_loss_against_oracle(loss_fn, name, softmax_oracle, data_mistakes=False)
+    W, X, y = wide_range_problem(3)
+    loss, dW = call_loss(loss_fn, name, W, X, y, 0.0)
+    expected_loss, expected_dW = softmax_oracle(W, X, y, 0.0)
+    for label, actual in [("loss", loss), ("dW", dW)]:
+        if not torch.isfinite(actual).all():
+            fail(f"{name}: {label} is not finite for scores of magnitude 1e4 (some rows positive, some negative)",
+                 STABILITY_HINT)
+    check_close(f"{name}: loss for scores of magnitude 1e4", loss, expected_loss, tol=1e-9, hint=STABILITY_HINT)
+    check_close(f"{name}: dW for scores of magnitude 1e4", dW, expected_dW, tol=1e-8, hint=STABILITY_HINT)
+    report_pass(name, "loss and gradient match F.cross_entropy and autograd, and stay finite at scale 1e4")
+
+
+def check_vectorized_speedup(naive_fn: Callable, vectorized_fn: Callable, name: str, min_speedup: float = 20.0) -> float:
+    """The vectorized loss agrees with the naive one and beats it by min_speedup at N=500, D=65, C=10."""
+    W, X, y = random_problem(4, num_train=500, dim=65, num_classes=10, w_scale=0.01)
+    naive_loss, naive_dW = naive_fn(W, X, y, 0.1)
+    loss, dW = vectorized_fn(W, X, y, 0.1)
+    check_close(f"{name}: loss against the naive version", loss, naive_loss.detach(), tol=1e-9)
+    check_close(f"{name}: dW against the naive version", dW, naive_dW.detach(), tol=1e-8)
+    speedup = check_speedup(
+        name, lambda: vectorized_fn(W, X, y, 0.1), lambda: naive_fn(W, X, y, 0.1), min_speedup,
+        hint="no Python loops over samples or classes: compute all scores with one matrix product",
+    )
+    report_pass(name, f"{speedup:.0f}x faster than the naive version")
+    return speedup
+
+
+def check_sample_batch(sample_batch: Callable) -> None:
+    """Random rows of the first num_train, labels kept with their rows, new rows each call, repeatable under a seed."""
+    num_rows, num_train, batch_size = 60, 40, 16
+    X = torch.arange(num_rows, dtype=torch.float64).unsqueeze(1).repeat(1, 3)  # row i holds i
+    y = torch.arange(num_rows) * 7 % 10
+    torch.manual_seed(0)
+    batches = [sample_batch(X, y, num_train, batch_size) for _ in range(5)]
+    for X_batch, y_batch in batches:
+        check_shape("sample_batch: X_batch", X_batch, (batch_size, 3))
+        check_shape("sample_batch: y_batch", y_batch, (batch_size,))
+        rows = X_batch[:, 0].long()
+        if not torch.equal(X_batch, X[rows]):
+            fail("sample_batch: X_batch rows are not rows of X", "index whole rows: X[idx]")
+        if rows.max() >= num_train:
+            fail(f"sample_batch: drew row {int(rows.max())}, but only the first num_train = {num_train} rows may be used")
+        if not torch.equal(y_batch, y[rows]):
+            fail("sample_batch: y_batch[k] is not the label of X_batch[k]", "index X and y with the same indices")
+    if all(torch.equal(batches[0][0], b[0]) for b in batches[1:]):
+        fail("sample_batch returned the same rows on every call",
+             "draw new random indices on each call, e.g. torch.randint(num_train, (batch_size,))")
+    drawn = torch.cat([b[0][:, 0] for b in batches]).unique().numel()
+    if drawn < num_train // 2:
+        fail(f"sample_batch: five batches of {batch_size} used only {drawn} of the {num_train} rows",
+             "sample the indices uniformly from range(num_train)")
+    torch.manual_seed(0)
+    X_again, _ = sample_batch(X, y, num_train, batch_size)
+    if not torch.equal(X_again, batches[0][0]):
+        fail("sample_batch is not repeatable under torch.manual_seed",
+             "draw the indices with torch's generator (torch.randint), not numpy or random")
+    report_pass("sample_batch")
+
+
+def check_train_linear_classifier(train_fn: Callable) -> None:
+    """SGD steps W <- W - lr * dW with a scripted loss, num_iters times, batch_size rows a step."""
+    calls = []
+
+    def scripted_loss(W, X_batch, y_batch, reg):
+        calls.append((X_batch.shape, y_batch.shape, reg))
+        step = len(calls)
+        return torch.tensor(10.0 / step, dtype=W.dtype), torch.full_like(W, float(step))
+
+    W0 = torch.zeros(4, 3, dtype=torch.float64)
+    X = torch.randn(30, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    y = torch.arange(30) % 3
+    torch.manual_seed(0)
+    result = train_fn(scripted_loss, W0, X, y, learning_rate=0.1, reg=0.25, num_iters=6, batch_size=8)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        fail(f"train_linear_classifier should return (W, loss_history), got {type(result).__name__}")
+    W, loss_history = result
+    if len(calls) != 6:
+        fail(f"train_linear_classifier called the loss {len(calls)} times for num_iters=6")
+    if any(shape != ((8, 4), (8,), 0.25) for shape in calls):
+        fail(f"train_linear_classifier: the loss got batches/reg {calls[0]}, expected ((8, 4), (8,), 0.25)")
+    expected_W = W0 - 0.1 * sum(range(1, 7))  # gradients 1, 2, ..., 6
+    check_close("train_linear_classifier: W after 6 steps with gradients 1..6 and lr 0.1", W,
+                torch.full_like(W0, expected_W[0, 0].item()), tol=1e-12,
+                mistakes=[(torch.full_like(W0, -expected_W[0, 0].item()),
+                           "step against the gradient: W -= learning_rate * grad")])
+    if [round(v, 9) for v in loss_history] != [round(10.0 / k, 9) for k in range(1, 7)]:
+        fail(f"train_linear_classifier: loss_history is {loss_history}, expected the loss of every step")
+    report_pass("train_linear_classifier")
+
+
+def check_predict(predict_fn: Callable) -> None:
+    """Predictions are the highest-scoring classes, as int64."""
+    W, X, _ = random_problem(6, num_train=50, dim=7, num_classes=6)
+    y_pred = check_shape("predict_linear_classifier: y_pred", predict_fn(W, X), (50,))
+    if y_pred.dtype != torch.int64:
+        fail(f"predict_linear_classifier: y_pred has dtype {y_pred.dtype}, expected torch.int64")
+    scores = X @ W
+    expected = scores.max(dim=1).indices
+    wrong = (y_pred != expected).sum().item()
+    if wrong:
+        hint = "predict the class with the HIGHEST score (argmax over dim=1)"
+        if torch.equal(y_pred, scores.min(dim=1).indices):
+            hint = "that is the lowest-scoring class: use argmax, not argmin"
+        fail(f"predict_linear_classifier: {wrong} of 50 predictions differ from the highest-scoring class", hint)
+    report_pass("predict_linear_classifier")
+
+
+class _RecordingClassifier:
+    """Stands in for LinearSVM/Softmax: records train() calls and predicts fixed labels."""
+
+    def __init__(self, predictions):
+        self.predictions = predictions
+        self.train_calls = []
+
+    def train(self, X_train, y_train, learning_rate=1e-3, reg=1e-5, num_iters=100, batch_size=200, verbose=False):
+        self.train_calls.append(dict(rows=X_train.shape[0], learning_rate=learning_rate, reg=reg, num_iters=num_iters))
+        return []
+
+    def predict(self, X):
+        return self.predictions[X.shape[0]]
+
+
+def check_test_one_param_set(test_one_param_set: Callable) -> None:
+    """One train() call with the given lr, reg, num_iters on the training split; accuracies as fractions."""
+    y_train, y_val = torch.arange(10) % 3, torch.arange(4) % 3
+    train_pred = y_train.clone()
+    train_pred[:4] = (train_pred[:4] + 1) % 3  # 6 of 10 right
+    val_pred = (y_val + 1) % 3
+    val_pred[0] = y_val[0]  # 1 of 4 right
+    data = {"X_train": torch.zeros(10, 2), "y_train": y_train, "X_val": torch.zeros(4, 2), "y_val": y_val}
+    model = _RecordingClassifier({10: train_pred, 4: val_pred})
+    result = test_one_param_set(model, data, 0.5, 0.01, num_iters=37)
+    if not (isinstance(result, tuple) and len(result) == 3):
+        fail("test_one_param_set should return (cls, train_acc, val_acc)")
+    cls, train_acc, val_acc = result
+    calls = model.train_calls
+    if len(calls) != 1:
+        fail(f"test_one_param_set called cls.train {len(calls)} times, expected once",
+             "call cls.train once with num_iters=num_iters; train runs all the iterations itself")
+    expected_call = dict(rows=10, learning_rate=0.5, reg=0.01, num_iters=37)
+    if calls[0] != expected_call:
+        fail(f"test_one_param_set called cls.train with {calls[0]}, expected {expected_call}",
+             "pass X_train, y_train, lr, reg and num_iters through to cls.train")
+    if cls is not model:
+        fail("test_one_param_set should return the classifier it trained as its first value")
+    for label, value, expected in [("train_acc", train_acc, 0.6), ("val_acc", val_acc, 0.25)]:
+        if abs(float(value) - expected) > 1e-9:
+            hint = "accuracy is the fraction of predictions equal to the labels, on that split"
+            if abs(float(value) - 100 * expected) < 1e-6:
+                hint = "return fractions in [0, 1], not percentages"
+            fail(f"test_one_param_set: {label} is {float(value):g}, expected {expected:g}", hint)
+    report_pass("test_one_param_set")
+
+
+def check_search_params(get_params: Callable, name: str, max_pairs: int = 25) -> None:
+    """Two non-empty lists of positive numbers, at most max_pairs combinations."""
+    result = get_params()
+    if not (isinstance(result, tuple) and len(result) == 2):
+        fail(f"{name} should return (learning_rates, regularization_strengths)")
+    learning_rates, regs = (list(v) for v in result)
+    if not learning_rates or not regs:
+        fail(f"{name}: both lists need at least one value")
+    if any(not isinstance(v, (int, float)) or not v > 0 for v in learning_rates):
+        fail(f"{name}: learning rates must be positive numbers, got {learning_rates}")
+    if any(not isinstance(v, (int, float)) or v < 0 for v in regs):
+        fail(f"{name}: regularization strengths must be non-negative numbers, got {regs}")
+    if len(learning_rates) * len(regs) > max_pairs:
+        fail(f"{name}: {len(learning_rates) * len(regs)} combinations, at most {max_pairs} keep the search quick")
+    report_pass(name, f"{len(learning_rates) * len(regs)} combinations")
