@@ -47,7 +47,10 @@ def _train_val_split(X: torch.Tensor, y: torch.Tensor, num_val: int, seed: int) 
 
 def _not_found(name: str, path: Path, fetch_cmd: str, manual: str, error: Exception | None) -> FileNotFoundError:
     """The error for a dataset missing at ``path``: what failed and how to get it."""
-    failure = f"The download failed: {type(error).__name__}: {error}" if error else "Downloading was not allowed (download=False)."
+    if error is None:
+        failure = "Downloading was not allowed (download=False)."
+    else:
+        failure = f"The download failed: {type(error).__name__}: {error}"
     return FileNotFoundError(
         f"{name} was not found at {path}. {failure}\n"
         f"To get it, run `{fetch_cmd}` on a machine with internet access, or {manual}."

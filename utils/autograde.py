@@ -1,0 +1,252 @@
+"""The autograder: runs notebooks under nbval and turns their graded cells into a scorecard.
+
+    python -m utils.autograde                                  # every notebook in assignments/
+    python -m utils.autograde assignments/01_linear_classifiers.ipynb
+    python -m utils.autograde --reference                      # the reference solutions (instructors)
+
+A graded cell starts with `# GRADED: <question_id> (<points> pts)`, optionally followed by
+`timeout=<seconds>`. Each question ends as passed, failed (an AssertionError from a check),
+not_implemented (NotImplementedError), error (any other exception) or timeout. A JSON report per
+notebook lands in reports/<notebook>.json. The exit status is 0 whenever grading ran, whatever
+the score.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+import nbformat
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+GRADED_HEADER = re.compile(
+    r"#\s*GRADED:\s*(?P<id>[A-Za-z_]\w*)\s*\(\s*(?P<points>\d+(?:\.\d+)?)\s*pts?\s*\)(?:\s+timeout=(?P<timeout>\d+)s?)?"
+)
+UTILS_IMPORT = re.compile(r"^\s*(?:from|import)\s+utils\.(\w+)", re.MULTILINE)
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+STATUS_MARKS = {"passed": "ok", "failed": "FAIL", "not_implemented": "TODO", "error": "ERROR", "timeout": "TIME"}
+
+
+@dataclass
+class Question:
+    id: str
+    points: float
+    cell_num: int  # index among the notebook's code cells, as nbval counts them
+    timeout: float | None
+
+
+@dataclass
+class Result:
+    id: str
+    points: float
+    earned: float
+    status: str
+    message: str
+
+
+@dataclass
+class CellOutcome:
+    status: str
+    message: str
+
+
+def graded_questions(notebook: nbformat.NotebookNode) -> list[Question]:
+    """The graded cells of a notebook, in order."""
+    questions, seen = [], set()
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    for cell_num, cell in enumerate(code_cells):
+        first_line = cell.source.lstrip().split("\n", 1)[0]
+        match = GRADED_HEADER.match(first_line)
+        if not match:
+            continue
+        if match["id"] in seen:
+            raise ValueError(f"question id {match['id']!r} appears twice")
+        seen.add(match["id"])
+        timeout = float(match["timeout"]) if match["timeout"] else None
+        questions.append(Question(match["id"], float(match["points"]), cell_num, timeout))
+    return questions
+
+
+def imported_utils_modules(notebook: nbformat.NotebookNode) -> list[str]:
+    """The utils modules the notebook's code cells import."""
+    found = {m for cell in notebook.cells if cell.cell_type == "code" for m in UTILS_IMPORT.findall(cell.source)}
+    return sorted(found)
+
+
+def import_failures(root: Path, modules: list[str], timeout: float = 120) -> dict[str, str]:
+    """{module: why it does not import}, each module tried in a fresh interpreter from root."""
+    failures = {}
+    for module in modules:
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-c", f"import utils.{module}"],
+                cwd=root, capture_output=True, text=True, timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            failures[module] = f"importing it did not finish within {timeout:g} s (is there work at module level?)"
+            continue
+        if proc.returncode != 0:
+            failures[module] = _summarize_traceback(proc.stderr, module)
+    return failures
+
+
+def _summarize_traceback(text: str, module: str | None = None) -> str:
+    """The exception line of a traceback, with the student-module line it came from when there is one."""
+    lines = [line for line in ANSI_ESCAPE.sub("", text).strip().splitlines() if line.strip()]
+    if not lines:
+        return "unknown error"
+    where = ""
+    pattern = re.compile(rf"utils[/\\]{module or '[a-z_]+'}\.py\S*?(?:, line |:)(\d+)")
+    for line in lines:
+        match = pattern.search(line)
+        if match:
+            where = f" (at {match.group(0).split(',')[0].split(':')[0]} line {match.group(1)})"
+    return lines[-1].strip() + where
+
+
+class _CellRecorder:
+    """A pytest plugin that sets each cell's timeout and records how each cell ended."""
+
+    def __init__(self, timeouts: dict[int, float], default_timeout: float):
+        self.timeouts, self.default_timeout = timeouts, default_timeout
+        self.outcomes: dict[int, CellOutcome] = {}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item):
+        # nbval reads the timeout from the options for every cell it runs.
+        item.config.option.nbval_cell_timeout = self.timeouts.get(item.cell_num, self.default_timeout)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        yield
+        if call.when == "call":
+            timeout = self.timeouts.get(item.cell_num, self.default_timeout)
+            self.outcomes[item.cell_num] = _classify(call.excinfo, getattr(item, "test_outputs", None), timeout)
+
+
+def _classify(excinfo, outputs, timeout: float) -> CellOutcome:
+    if excinfo is None:
+        return CellOutcome("passed", "")
+    text = str(excinfo.value)
+    if "Timeout" in text and "waiting for output" not in text:
+        return CellOutcome("timeout", f"did not finish within {timeout:g} s")
+    if "Kernel dead" in text or "waiting for output" in text:
+        return CellOutcome("error", "the notebook's kernel died (an earlier cell may have crashed or exited it)")
+    error = next((out for out in outputs or [] if out.get("output_type") == "error"), None)
+    if error is None:
+        return CellOutcome("error", _summarize_traceback(text))
+    ename, evalue = error["ename"], ANSI_ESCAPE.sub("", error["evalue"])
+    if ename == "AssertionError":
+        return CellOutcome("failed", evalue or "a check failed (AssertionError without a message)")
+    if ename == "NotImplementedError":
+        return CellOutcome("not_implemented", evalue or "not implemented yet")
+    if ename == "KeyboardInterrupt":
+        return CellOutcome("timeout", f"did not finish within {timeout:g} s")
+    return CellOutcome("error", _summarize_traceback("\n".join(error["traceback"])))
+
+
+def run_cells(path: Path, questions: list[Question], default_timeout: float) -> dict[int, CellOutcome]:
+    """Runs the notebook under nbval (lax mode, this interpreter's kernel); returns each cell's outcome."""
+    recorder = _CellRecorder({q.cell_num: q.timeout for q in questions if q.timeout}, default_timeout)
+    args = [
+        str(path), "--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={default_timeout:g}",
+        "-p", "no:cacheprovider", "-p", "no:randomly", "-q", "--tb=no", "--no-header", "-o", "addopts=",
+        f"--rootdir={path.parent}", "-W", "ignore",
+    ]
+    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the scorecard
+        pytest.main(args, plugins=[recorder])
+    return recorder.outcomes
+
+
+def grade_notebook(path: Path, root: Path, default_timeout: float = 600) -> dict:
+    """Grades one notebook whose repository root is root; returns the report dict."""
+    notebook = nbformat.read(path, as_version=4)
+    questions = graded_questions(notebook)
+    failures = import_failures(root, imported_utils_modules(notebook))
+    if failures:
+        cause = "; ".join(f"utils/{m}.py does not import: {why}" for m, why in failures.items())
+        outcomes = {q.cell_num: CellOutcome("error", cause + ". Fix this first: every question needs it.") for q in questions}
+    else:
+        cause = None
+        outcomes = run_cells(path, questions, default_timeout)
+    results = []
+    for q in questions:
+        outcome = outcomes.get(q.cell_num, CellOutcome("error", "the cell did not run"))
+        earned = q.points if outcome.status == "passed" else 0.0
+        results.append(Result(q.id, q.points, earned, outcome.status, outcome.message))
+    report = {
+        "notebook": path.relative_to(root).as_posix(),
+        "questions": [asdict(r) for r in results],
+        "earned": sum(r.earned for r in results),
+        "max": sum(r.points for r in results),
+    }
+    if cause:
+        report["cause"] = cause
+    return report
+
+
+def format_scorecard(report: dict) -> str:
+    """The human-readable scorecard of one report."""
+    lines = [f"== {report['notebook']}"]
+    if report.get("cause"):
+        lines.append(f"   {report['cause']}")
+    width = max((len(q["id"]) for q in report["questions"]), default=10)
+    for q in report["questions"]:
+        mark = STATUS_MARKS.get(q["status"], q["status"])
+        points = f"{q['earned']:g}/{q['points']:g}"
+        line = f"  [{mark:>5}] {q['id']:<{width}}  {points:>7}"
+        message = q["message"] if not report.get("cause") else ""
+        if message:
+            first, *rest = message.splitlines()
+            line += f"  {first}"
+            line += "".join(f"\n{'':>{width + 26}}{more}" for more in rest)
+        lines.append(line)
+    lines.append(f"  total {report['earned']:g}/{report['max']:g}")
+    return "\n".join(lines)
+
+
+def _reference_root(stack: contextlib.ExitStack) -> Path:
+    """A temporary copy of the repository holding the reference solutions, removed with the stack."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from tools.workspace import workspace  # instructor tooling: absent from a student release
+
+    return stack.enter_context(workspace())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Grade notebooks and print a scorecard.")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook in assignments/")
+    parser.add_argument("--reference", action="store_true", help="grade the reference solutions in a temporary copy")
+    parser.add_argument("--report-dir", type=Path, default=REPO_ROOT / "reports", help="where the JSON reports go")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per cell, unless the cell says otherwise")
+    args = parser.parse_args(argv)
+
+    notebooks = [p.resolve() for p in args.notebooks] or sorted((REPO_ROOT / "assignments").glob("*.ipynb"))
+    for path in notebooks:
+        if not path.is_file():
+            parser.error(f"no notebook at {path}")
+        if not path.is_relative_to(REPO_ROOT):
+            parser.error(f"{path} is not inside the repository {REPO_ROOT}")
+    with contextlib.ExitStack() as stack:
+        try:
+            root = _reference_root(stack) if args.reference else REPO_ROOT
+        except (FileNotFoundError, ImportError) as err:
+            parser.error(f"--reference needs the instructor's repository: {err}")
+        args.report_dir.mkdir(parents=True, exist_ok=True)
+        total, most = 0.0, 0.0
+        for path in notebooks:
+            report = grade_notebook(root / path.relative_to(REPO_ROOT), root, args.timeout)
+            (args.report_dir / f"{path.stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+            print(format_scorecard(report), flush=True)
+            total, most = total + report["earned"], most + report["max"]
+        print(f"\nScore: {total:g}/{most:g}  (reports in {args.report_dir})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
