@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
+from tqdm.auto import tqdm
 
 LossFunc = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], Tuple[torch.Tensor, torch.Tensor]]
 
@@ -266,3 +267,27 @@ def test_one_param_set(
 
 
 test_one_param_set.__test__ = False  # a course API name, not a pytest test
+
+
+def search_hyperparameters(
+    model_class: Callable[[], LinearClassifier],
+    data_dict: Dict[str, torch.Tensor],
+    learning_rates: Sequence[float],
+    regularization_strengths: Sequence[float],
+    num_iters: int = 2000,
+    seed: int = 0,
+) -> Tuple[Dict[Tuple[float, float], Tuple[float, float]], LinearClassifier, float]:
+    """Trains model_class() with test_one_param_set for every (lr, reg) pair, each from the same seed.
+
+    Returns (results, best_model, best_val_acc): results maps (lr, reg) to (train_acc, val_acc);
+    best_model is the one with the highest validation accuracy.
+    """
+    results, best_model, best_val_acc = {}, None, -1.0
+    pairs = [(lr, reg) for lr in learning_rates for reg in regularization_strengths]
+    for lr, reg in tqdm(pairs, desc=f"{model_class.__name__} search"):
+        torch.manual_seed(seed)
+        model, train_acc, val_acc = test_one_param_set(model_class(), data_dict, lr, reg, num_iters)
+        results[(lr, reg)] = (train_acc, val_acc)
+        if val_acc > best_val_acc:
+            best_model, best_val_acc = model, val_acc
+    return results, best_model, best_val_acc
