@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import re
 import subprocess
@@ -158,8 +159,11 @@ def run_cells(path: Path, questions: list[Question], default_timeout: float) -> 
         "-p", "no:cacheprovider", "-p", "no:randomly", "-q", "--tb=no", "--no-header", "-o", "addopts=",
         f"--rootdir={path.parent}", "-W", "ignore",
     ]
-    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the scorecard
-        pytest.main(args, plugins=[recorder])
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):  # the scorecard is the output; pytest's log only when it broke
+        exit_code = pytest.main(args, plugins=[recorder])
+    if not recorder.outcomes:
+        print(f"nbval ran no cell of {path.name} (pytest exit code {exit_code}):\n{log.getvalue()}", file=sys.stderr)
     return recorder.outcomes
 
 
