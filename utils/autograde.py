@@ -102,11 +102,11 @@ def _summarize_traceback(text: str, module: str | None = None) -> str:
     if not lines:
         return "unknown error"
     where = ""
-    pattern = re.compile(rf"utils[/\\]{module or '[a-z_]+'}\.py\S*?(?:, line |:)(\d+)")
+    pattern = re.compile(rf"(utils[/\\]{module or '[a-z_]+'}\.py)\"?(?:, line |:)(\d+)")
     for line in lines:
         match = pattern.search(line)
         if match:
-            where = f" (at {match.group(0).split(',')[0].split(':')[0]} line {match.group(1)})"
+            where = f" (at {match.group(1)} line {match.group(2)})"
     return lines[-1].strip() + where
 
 
@@ -208,7 +208,7 @@ def format_scorecard(report: dict) -> str:
         if message:
             first, *rest = message.splitlines()
             line += f"  {first}"
-            line += "".join(f"\n{'':>{width + 26}}{more}" for more in rest)
+            line += "".join(f"\n{'':>{width + 21}}{more}" for more in rest)
         lines.append(line)
     lines.append(f"  total {report['earned']:g}/{report['max']:g}")
     return "\n".join(lines)

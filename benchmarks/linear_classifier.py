@@ -1,0 +1,139 @@
+"""Speed of assignment 1's reference losses, all ratios measured in one run on this machine.
+
+    python -m benchmarks.linear_classifier            # print the results
+    python -m benchmarks.linear_classifier --write    # also record them in benchmarks/README.md
+
+1. naive against vectorized, both losses, N=500, D=3073, C=10 (float32; CIFAR-10's shape with the bias).
+2. vectorized loss and gradient against the floor of its two matmuls (X @ W and X.T @ G) and against
+   PyTorch's own losses with autograd, N=4096, D=3073, C=10, float32.
+3. the notebook's wall time under nbval with the reference solutions (a fresh kernel, as students run it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.benchmark import Timer
+
+import solutions.linear_classifier as lc
+from tools.workspace import workspace
+
+HERE = Path(__file__).resolve().parent
+NOTEBOOK = "assignments/01_linear_classifiers.ipynb"
+
+
+def median_seconds(fn, min_run_time: float = 1.0) -> float:
+    """Median time of fn over repeated blocks (torch.utils.benchmark)."""
+    return Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).median
+
+
+def problem(n: int, d: int = 3073, c: int = 10, dtype=torch.float32):
+    gen = torch.Generator().manual_seed(0)
+    return (0.0001 * torch.randn(d, c, generator=gen, dtype=dtype), torch.randn(n, d, generator=gen, dtype=dtype),
+            torch.randint(c, (n,), generator=gen))
+
+
+def naive_vs_vectorized() -> dict:
+    W, X, y = problem(500)
+    rows = {}
+    for loss in ["svm", "softmax"]:
+        naive, vectorized = getattr(lc, f"{loss}_loss_naive"), getattr(lc, f"{loss}_loss_vectorized")
+        t_naive = median_seconds(lambda: naive(W, X, y, 5e-6), min_run_time=3.0)
+        t_vec = median_seconds(lambda: vectorized(W, X, y, 5e-6))
+        rows[loss] = {"naive_ms": 1e3 * t_naive, "vectorized_ms": 1e3 * t_vec, "speedup": t_naive / t_vec}
+    return rows
+
+
+def against_floor_and_peers() -> dict:
+    W, X, y = problem(4096)
+    G = torch.randn(4096, 10)
+    floor = median_seconds(lambda: (X.mm(W), X.t().mm(G)))
+
+    def autograd_peer(loss_fn):
+        def run():
+            Wg = W.clone().requires_grad_(True)
+            loss = loss_fn(X.mm(Wg), y) + 5e-6 * (Wg * Wg).sum()
+            loss.backward()
+        return run
+
+    svm_peer = autograd_peer(lambda s, t: 10 * F.multi_margin_loss(s, t, margin=1.0))
+    rows = {"floor_ms": 1e3 * floor}
+    for loss, peer in [("svm", svm_peer), ("softmax", autograd_peer(F.cross_entropy))]:
+        vectorized = getattr(lc, f"{loss}_loss_vectorized")
+        ours, theirs = median_seconds(lambda: vectorized(W, X, y, 5e-6)), median_seconds(peer)
+        rows[loss] = {"ours_ms": 1e3 * ours, "vs_floor": ours / floor, "peer_ms": 1e3 * theirs, "vs_peer": ours / theirs}
+    return rows
+
+
+def notebook_wall_time() -> float:
+    with workspace() as root:
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-q", "-p", "no:cacheprovider",
+             "-o", "addopts=", NOTEBOOK], cwd=root, capture_output=True, text=True)
+        elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"the notebook failed under nbval:\n{proc.stdout[-3000:]}")
+    return elapsed
+
+
+def as_markdown(results: dict) -> str:
+    s, f = results["speedup"], results["floor"]
+    lines = [
+        f"Measured {results['date']} on {results['machine']} (torch {results['torch']}, {results['threads']} threads).",
+        "",
+        "| measurement | svm | softmax | goal |",
+        "|---|---|---|---|",
+        f"| naive, N=500 D=3073 C=10 (ms) | {s['svm']['naive_ms']:.0f} | {s['softmax']['naive_ms']:.0f} | |",
+        f"| vectorized, same inputs (ms) | {s['svm']['vectorized_ms']:.2f} | {s['softmax']['vectorized_ms']:.2f} | |",
+        f"| **naive / vectorized** | **{s['svm']['speedup']:.0f}x** | **{s['softmax']['speedup']:.0f}x** | >= 100x |",
+        f"| vectorized loss + gradient, N=4096 D=3073 C=10 float32 (ms) | {f['svm']['ours_ms']:.2f} "
+        f"| {f['softmax']['ours_ms']:.2f} | |",
+        f"| floor: `X @ W` + `X.T @ G` (ms) | {f['floor_ms']:.2f} | {f['floor_ms']:.2f} | |",
+        f"| **vectorized / floor** | **{f['svm']['vs_floor']:.2f}x** | **{f['softmax']['vs_floor']:.2f}x** | <= 1.5x |",
+        f"| torch.nn.functional loss + autograd (ms) | {f['svm']['peer_ms']:.2f} | {f['softmax']['peer_ms']:.2f} | |",
+        f"| **vectorized / torch peer** | {f['svm']['vs_peer']:.2f}x | {f['softmax']['vs_peer']:.2f}x | |",
+        "",
+        f"Notebook under nbval with the reference solutions (fresh kernel included): **{results['notebook_s']:.1f} s** "
+        "(goal <= 90 s).",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(markdown: str, readme: Path = HERE / "README.md") -> None:
+    """Replaces the text between this benchmark's markers in benchmarks/README.md."""
+    begin, end = "<!-- results: linear_classifier -->", "<!-- end results: linear_classifier -->"
+    text = readme.read_text()
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
+    if not pattern.search(text):
+        raise ValueError(f"{readme} has no {begin} ... {end} section")
+    readme.write_text(pattern.sub(lambda _: f"{begin}\n{markdown}\n{end}", text))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="record the results in benchmarks/README.md")
+    args = parser.parse_args(argv)
+    results = {
+        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {torch.get_num_threads()} cores",
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "speedup": naive_vs_vectorized(), "floor": against_floor_and_peers(), "notebook_s": notebook_wall_time(),
+    }
+    markdown = as_markdown(results)
+    print(markdown)
+    if args.write:
+        write_section(markdown)
+        (HERE / "results").mkdir(exist_ok=True)
+        (HERE / "results" / "linear_classifier.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
