@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
 import subprocess
@@ -55,7 +56,11 @@ def naive_vs_vectorized() -> dict:
 def against_floor_and_peers() -> dict:
     W, X, y = problem(4096)
     G = torch.randn(4096, 10)
-    floor = median_seconds(lambda: (X.mm(W), X.t().mm(G)))
+    # The floor takes each product in whichever layout the BLAS runs fastest.
+    scores_time = min(median_seconds(lambda: X.mm(W)), median_seconds(lambda: W.t().mm(X.t()).t()))
+    gradient_time = min(median_seconds(lambda: X.t().mm(G)), median_seconds(lambda: G.t().mm(X).t()))
+    floor = scores_time + gradient_time
+    textbook = median_seconds(lambda: (X.mm(W), X.t().mm(G)))
 
     def autograd_peer(loss_fn):
         def run():
@@ -65,7 +70,7 @@ def against_floor_and_peers() -> dict:
         return run
 
     svm_peer = autograd_peer(lambda s, t: 10 * F.multi_margin_loss(s, t, margin=1.0))
-    rows = {"floor_ms": 1e3 * floor}
+    rows = {"floor_ms": 1e3 * floor, "textbook_ms": 1e3 * textbook}
     for loss, peer in [("svm", svm_peer), ("softmax", autograd_peer(F.cross_entropy))]:
         vectorized = getattr(lc, f"{loss}_loss_vectorized")
         ours, theirs = median_seconds(lambda: vectorized(W, X, y, 5e-6)), median_seconds(peer)
@@ -97,7 +102,9 @@ def as_markdown(results: dict) -> str:
         f"| **naive / vectorized** | **{s['svm']['speedup']:.0f}x** | **{s['softmax']['speedup']:.0f}x** | >= 100x |",
         f"| vectorized loss + gradient, N=4096 D=3073 C=10 float32 (ms) | {f['svm']['ours_ms']:.2f} "
         f"| {f['softmax']['ours_ms']:.2f} | |",
-        f"| floor: `X @ W` + `X.T @ G` (ms) | {f['floor_ms']:.2f} | {f['floor_ms']:.2f} | |",
+        f"| `X.mm(W)` + `X.t().mm(G)` as written (ms) | {f['textbook_ms']:.2f} | {f['textbook_ms']:.2f} | |",
+        f"| floor: the same two products, each in its fastest layout (ms) | {f['floor_ms']:.2f} "
+        f"| {f['floor_ms']:.2f} | |",
         f"| **vectorized / floor** | **{f['svm']['vs_floor']:.2f}x** | **{f['softmax']['vs_floor']:.2f}x** | <= 1.5x |",
         f"| torch.nn.functional loss + autograd (ms) | {f['svm']['peer_ms']:.2f} | {f['softmax']['peer_ms']:.2f} | |",
         f"| **vectorized / torch peer** | {f['svm']['vs_peer']:.2f}x | {f['softmax']['vs_peer']:.2f}x | |",
@@ -123,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write", action="store_true", help="record the results in benchmarks/README.md")
     args = parser.parse_args(argv)
     results = {
-        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {torch.get_num_threads()} cores",
+        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "speedup": naive_vs_vectorized(), "floor": against_floor_and_peers(), "notebook_s": notebook_wall_time(),
     }

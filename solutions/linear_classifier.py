@@ -40,6 +40,23 @@ def _check_loss_inputs(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> Non
         raise ValueError(f"labels in y must lie in [0, {W.shape[1]}) (columns of W); got range [{int(y.min())}, {int(y.max())}]")
 
 
+def linear_scores(W: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """Scores X @ W, shape (N, C).
+
+    Computed as (W^T X^T)^T: CPU BLAS runs this skinny product (C is small) several times
+    faster with the small matrix on the left; the result is the same.
+    """
+    return W.t().mm(X.t()).t()
+
+
+def weight_gradient(X: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+    """X^T @ G, shape (D, C): the gradient with respect to W of a loss whose gradient on the scores is G.
+
+    Computed as (G^T X)^T, for the same reason as linear_scores.
+    """
+    return G.t().mm(X).t()
+
+
 # --------------------------------------------------------------------------------------
 # Multiclass SVM
 # --------------------------------------------------------------------------------------
@@ -88,7 +105,7 @@ def svm_loss_vectorized(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: 
     ### BEGIN SOLUTION
     num_train = X.shape[0]
     rows = torch.arange(num_train, device=X.device)
-    scores = X.mm(W)
+    scores = linear_scores(W, X)
     correct_class_scores = scores[rows, y].unsqueeze(1)
     margins = (scores - correct_class_scores + 1).clamp_min(0)
     margins[rows, y] = 0
@@ -96,7 +113,7 @@ def svm_loss_vectorized(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: 
 
     G = (margins > 0).to(X.dtype)
     G[rows, y] = -G.sum(dim=1)
-    dW = X.t().mm(G) / num_train + 2 * reg * W
+    dW = weight_gradient(X, G) / num_train + 2 * reg * W
     ### END SOLUTION
     return loss, dW
 
@@ -142,14 +159,14 @@ def softmax_loss_vectorized(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, r
     ### BEGIN SOLUTION
     num_train = X.shape[0]
     rows = torch.arange(num_train, device=X.device)
-    scores = X.mm(W)
+    scores = linear_scores(W, X)
     scores = scores - scores.max(dim=1, keepdim=True).values
     log_probs = scores - torch.log(torch.exp(scores).sum(dim=1, keepdim=True))
     loss = -log_probs[rows, y].mean() + reg * torch.sum(W * W)
 
     G = torch.exp(log_probs)
     G[rows, y] -= 1
-    dW = X.t().mm(G) / num_train + 2 * reg * W
+    dW = weight_gradient(X, G) / num_train + 2 * reg * W
     ### END SOLUTION
     return loss, dW
 
@@ -223,7 +240,7 @@ def predict_linear_classifier(W: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     Returns y_pred: (N,) int64 tensor, the class with the highest score for each row of X.
     """
     ### BEGIN SOLUTION
-    y_pred = X.mm(W).argmax(dim=1)
+    y_pred = linear_scores(W, X).argmax(dim=1)
     ### END SOLUTION
     return y_pred
 

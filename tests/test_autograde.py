@@ -42,7 +42,8 @@ def mutate(function: str, old: str, new: str, source: str = SOLUTION) -> str:
 # name: (module source, {question that must fail: words its message must hold}, questions that may also fail)
 MUTANTS = {
     "regularization_gradient_left_out": (
-        mutate("svm_loss_vectorized", "dW = X.t().mm(G) / num_train + 2 * reg * W", "dW = X.t().mm(G) / num_train"),
+        mutate("svm_loss_vectorized", "dW = weight_gradient(X, G) / num_train + 2 * reg * W",
+               "dW = weight_gradient(X, G) / num_train"),
         {"svm_loss_vectorized": "2 * reg * W", "svm_vectorized_speedup": "correct first"}, SEARCHES,
     ),
     "correct_class_in_margin_sum": (
