@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook in assignments/")
     parser.add_argument("--reference", action="store_true", help="grade the reference solutions in a temporary copy")
     parser.add_argument("--report-dir", type=Path, default=REPO_ROOT / "reports", help="where the JSON reports go")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds per cell, unless the cell says otherwise")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per cell, unless the cell says otherwise")
     args = parser.parse_args(argv)
 
     notebooks = [p.resolve() for p in args.notebooks] or sorted((REPO_ROOT / "assignments").glob("*.ipynb"))
