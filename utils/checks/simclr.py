@@ -1,0 +1,203 @@
+"""Question checks for assignment 2 (utils/simclr.py).
+
+The oracle for NT-Xent is cross-entropy over the similarity matrix with the diagonal masked out
+(torch.nn.functional), and autograd for gradients; known mistakes are recognised by computing
+what they would give.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torchvision import transforms
+
+from utils.grading import check_close, check_finite, check_shape, fail, report_pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Oracles
+# ---------------------------------------------------------------------------------------------
+def nt_xent_oracle(out_left: torch.Tensor, out_right: torch.Tensor, tau: float) -> torch.Tensor:
+    """NT-Xent as F.cross_entropy over cosine similarities / tau, self-similarity masked, target k <-> k + N."""
+    n = out_left.shape[0]
+    out = F.normalize(torch.cat([out_left, out_right]).double(), dim=1)
+    logits = (out @ out.t() / tau).fill_diagonal_(float("-inf"))
+    targets = (torch.arange(2 * n) + n) % (2 * n)
+    return F.cross_entropy(logits, targets)
+
+
+def nt_xent_mistake(out_left, out_right, tau, include_self=False, positive_is_self=False, normalize=True, sum_=False):
+    """What a common mistake computes instead of NT-Xent."""
+    n = out_left.shape[0]
+    out = torch.cat([out_left, out_right]).double()
+    out = F.normalize(out, dim=1) if normalize else out
+    logits = out @ out.t() / tau
+    rows = torch.arange(2 * n)
+    positive = logits[rows, rows if positive_is_self else (rows + n) % (2 * n)]
+    denominator = logits if include_self else logits.clone().fill_diagonal_(float("-inf"))
+    losses = torch.logsumexp(denominator, dim=1) - positive
+    return losses.sum() if sum_ else losses.mean()
+
+
+def projections(seed: int, n: int = 6, d: int = 5, dtype=torch.float64):
+    gen = torch.Generator().manual_seed(seed)
+    left = torch.randn(n, d, generator=gen, dtype=dtype)
+    right = left + 0.7 * torch.randn(n, d, generator=gen, dtype=dtype)  # positives resemble each other
+    return 3 * left, 0.5 * right  # different norms: cosine similarity must normalize
+
+
+def loss_mistakes(left, right, tau):
+    n = left.shape[0]
+    return [
+        (nt_xent_mistake(left, right, tau, include_self=True), "the denominator sums over k != i only: leave out k = i"),
+        (nt_xent_mistake(left, right, tau, positive_is_self=True),
+         "the positive of row k is row k + N (and of row k + N, row k), not row k itself"),
+        (nt_xent_mistake(left, right, tau, normalize=False), "sim is the cosine similarity: normalize the vectors"),
+        (nt_xent_mistake(left, right, tau, sum_=True), f"average over the 2N = {2 * n} anchors instead of summing"),
+        (nt_xent_oracle(left, right, tau) * 2, "average over all 2N anchors (divide by 2N, not N)"),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Questions
+# ---------------------------------------------------------------------------------------------
+def check_train_transform(compute_train_transform: Callable) -> None:
+    """The six augmentations in order with SimCLR's parameters, and determinism under the seed."""
+    mean, std = (0.1, 0.2, 0.3), (0.5, 0.6, 0.7)
+    transform = compute_train_transform(seed=1, image_size=24, mean=mean, std=std)
+    steps = list(getattr(transform, "transforms", []))
+    expected = ["RandomResizedCrop", "RandomHorizontalFlip", "RandomApply", "RandomGrayscale", "ToTensor", "Normalize"]
+    names = [type(t).__name__ for t in steps]
+    if names != expected:
+        missing = [e for e in expected if e not in names]
+        hint = f"missing: {', '.join(missing)}" if missing else "keep the order of the docstring"
+        if "RandomApply" in missing:
+            hint = "wrap ColorJitter(0.4, 0.4, 0.4, 0.1) in RandomApply(..., p=0.8): colour jitter is essential to SimCLR"
+        fail(f"compute_train_transform: got the steps {names}, expected {expected}", hint)
+    crop, flip, jitter, gray, _, normalize = steps
+    if tuple(crop.size) != (24, 24):
+        fail(f"RandomResizedCrop has size {crop.size}, expected the image_size (24, 24)")
+    if flip.p != 0.5 or gray.p != 0.2 or jitter.p != 0.8:
+        fail(f"probabilities: flip {flip.p}, colour jitter {jitter.p}, grayscale {gray.p}; expected 0.5, 0.8, 0.2")
+    inner = list(jitter.transforms)
+    if len(inner) != 1 or not isinstance(inner[0], transforms.ColorJitter):
+        fail("RandomApply should hold exactly one ColorJitter")
+    cj = inner[0]
+    if (tuple(cj.brightness), tuple(cj.contrast), tuple(cj.saturation), tuple(cj.hue)) != ((0.6, 1.4), (0.6, 1.4), (0.6, 1.4), (-0.1, 0.1)):
+        fail("ColorJitter should be ColorJitter(0.4, 0.4, 0.4, 0.1)")
+    if tuple(normalize.mean) != mean or tuple(normalize.std) != std:
+        fail(f"Normalize uses mean {normalize.mean} and std {normalize.std}; use the mean and std arguments")
+
+    gen = torch.Generator().manual_seed(0)
+    image = Image.fromarray((torch.rand(32, 32, 3, generator=gen) * 255).byte().numpy())
+    first = compute_train_transform(seed=7, image_size=24, mean=mean, std=std)(image)
+    again = compute_train_transform(seed=7, image_size=24, mean=mean, std=std)(image)
+    other = compute_train_transform(seed=8, image_size=24, mean=mean, std=std)(image)
+    check_shape("an augmented view", first, (3, 24, 24))
+    if not torch.equal(first, again):
+        fail("two transforms made with the same seed gave different views", "seed before building the transforms")
+    if torch.equal(first, other):
+        fail("transforms made with different seeds gave the same view")
+    report_pass("compute_train_transform")
+
+
+def check_sim(sim: Callable) -> None:
+    """sim against F.cosine_similarity, in float64, for vectors of different norms."""
+    left, right = projections(0)
+    for k in range(3):
+        value = sim(left[k], right[k])
+        expected = F.cosine_similarity(left[k], right[k], dim=0)
+        check_close(f"sim(z_i, z_j) for pair {k}", value, expected, tol=1e-12,
+                    mistakes=[(left[k] @ right[k], "divide the dot product by both norms")])
+    check_close("sim(z, 2 z)", sim(left[0], 2 * left[0]), torch.tensor(1.0, dtype=torch.float64), tol=1e-12)
+    report_pass("sim")
+
+
+def check_against_oracle(loss_fn: Callable, name: str) -> None:
+    """The loss against the cross-entropy oracle for several N and tau, with hints for the usual mistakes."""
+    for seed, n, tau in [(1, 2, 0.5), (2, 6, 0.1), (3, 9, 1.0)]:
+        left, right = projections(seed, n=n)
+        loss = loss_fn(left.clone(), right.clone(), tau)
+        check_close(f"{name} (N={n}, tau={tau})", loss, nt_xent_oracle(left, right, tau), tol=1e-10,
+                    mistakes=loss_mistakes(left, right, tau))
+
+
+def check_simclr_loss_naive(loss_fn: Callable) -> None:
+    check_against_oracle(loss_fn, "simclr_loss_naive")
+    report_pass("simclr_loss_naive", "matches cross-entropy over the masked similarity matrix")
+
+
+def check_sim_positive_pairs(sim_positive_pairs: Callable) -> None:
+    left, right = projections(4)
+    pos = check_shape("sim_positive_pairs(out_left, out_right)", sim_positive_pairs(left, right), (6, 1))
+    check_close("sim_positive_pairs", pos, F.cosine_similarity(left, right, dim=1).unsqueeze(1), tol=1e-12,
+                mistakes=[((left * right).sum(1, keepdim=True), "divide each dot product by both norms")])
+    report_pass("sim_positive_pairs")
+
+
+def check_compute_sim_matrix(compute_sim_matrix: Callable) -> None:
+    left, right = projections(5)
+    out = torch.cat([left, right])
+    matrix = check_shape("compute_sim_matrix(out)", compute_sim_matrix(out), (12, 12))
+    expected = F.cosine_similarity(out.unsqueeze(1), out.unsqueeze(0), dim=2)
+    check_close("compute_sim_matrix", matrix, expected, tol=1e-12,
+                mistakes=[(out @ out.t(), "normalize the rows before the matrix product")])
+    report_pass("compute_sim_matrix")
+
+
+def check_simclr_loss_vectorized(loss_fn: Callable, naive_fn: Callable) -> None:
+    """Against the naive loss and the oracle (float64), gradients against autograd of the oracle,
+    finite and close in float16/bfloat16 at tau = 0.05, and ValueError for bad input."""
+    check_against_oracle(loss_fn, "simclr_loss_vectorized")
+    left, right = projections(6, n=7)
+    check_close("simclr_loss_vectorized against simclr_loss_naive", loss_fn(left, right, 0.3), naive_fn(left, right, 0.3).detach(), tol=1e-7)
+
+    leaves = [t.clone().requires_grad_(True) for t in (left, right)]
+    grads = torch.autograd.grad(loss_fn(*leaves, 0.3), leaves)
+    oracle_leaves = [t.clone().requires_grad_(True) for t in (left, right)]
+    expected = torch.autograd.grad(nt_xent_oracle(*oracle_leaves, 0.3), oracle_leaves)
+    for label, g, e in zip(["out_left", "out_right"], grads, expected):
+        check_close(f"gradient of simclr_loss_vectorized with respect to {label}", g, e, tol=1e-9)
+
+    reference = nt_xent_oracle(left, right, 0.05)
+    for dtype in (torch.float16, torch.bfloat16):
+        loss = loss_fn(left.to(dtype), right.to(dtype), 0.05)
+        hint = ("exp(sim / 0.05) overflows half precision: compute in float32 (out.float()), use torch.logsumexp, "
+                "and mask with -inf or by indexing, not with a large constant")
+        check_finite(f"simclr_loss_vectorized in {dtype} at tau = 0.05", loss, hint)
+        # Rounding the inputs to this dtype alone moves the logits by about eps / tau.
+        allowed = 4 * torch.finfo(dtype).eps / 0.05
+        if not abs(loss.double().item() - reference.item()) <= allowed:
+            fail(f"simclr_loss_vectorized in {dtype} at tau = 0.05 is {loss.item():.5g}, expected "
+                 f"{reference.item():.5g} within {allowed:.2g}", hint)
+
+    for bad, what in [((left, right[:-1], 0.5), "mismatched shapes"), ((left, right, 0.0), "tau = 0"),
+                      ((left[:1], right[:1], 0.5), "N = 1")]:
+        try:
+            loss_fn(*bad)
+        except ValueError:
+            continue
+        fail(f"simclr_loss_vectorized accepted {what}: raise ValueError naming the problem")
+    report_pass("simclr_loss_vectorized", "matches the naive loss and the oracle, stable in half precision")
+
+
+def check_train_step(train_step: Callable, model_class: Callable) -> None:
+    """On a fixed batch, repeated steps lower the loss and change the parameters; returns floats."""
+    torch.manual_seed(0)
+    model = model_class(feature_dim=32, projection_dim=16)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(1)
+    images = torch.randn(16, 3, 16, 16, generator=gen)
+    x_i, x_j = images + 0.1 * torch.randn(16, 3, 16, 16, generator=gen), images.flip(3)
+    before = [p.detach().clone() for p in model.parameters()]
+    losses = [train_step(model, optimizer, x_i, x_j, 0.5) for _ in range(15)]
+    if not all(isinstance(v, float) for v in losses):
+        fail(f"simclr_train_step should return the loss as a Python float (loss.item()), got {type(losses[0]).__name__}")
+    if all(torch.equal(b, p) for b, p in zip(before, model.parameters())):
+        fail("simclr_train_step did not change the model's parameters", "call loss.backward() and optimizer.step()")
+    if not losses[-1] < 0.8 * losses[0]:
+        fail(f"15 steps on one fixed batch took the loss from {losses[0]:.3f} to {losses[-1]:.3f}; expected a clear drop",
+             "feed both views through the model, use the projections z in the loss, and zero the gradients each step")
+    report_pass("simclr_train_step", f"loss {losses[0]:.3f} -> {losses[-1]:.3f} on a fixed batch")
