@@ -1,4 +1,4 @@
-"""Tests for utils/data.py: splits, file formats, offline errors, preprocessing.
+"""Tests for utils/data.py: splits, file formats, offline errors, preprocessing, the generated shapes.
 
 CIFAR-10 and MNIST are faked with tiny files in their real on-disk formats; the network is never used.
 """
@@ -12,10 +12,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 import torchvision
 from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
 
-from utils.data import dev_subset, load_cifar10, load_dataset, load_digits_splits, load_mnist, preprocess
+from utils.data import (
+    SHAPE_CLASSES,
+    dev_subset,
+    load_cifar10,
+    load_dataset,
+    load_digits_splits,
+    load_mnist,
+    load_shapes_splits,
+    make_shapes,
+    preprocess,
+)
 
 SPLITS = ("train", "val", "test")
 CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -72,6 +84,128 @@ def test_digits_custom_sizes():
 def test_digits_bad_sizes_raise(num_val, num_test):
     with pytest.raises(ValueError, match="num_val"):
         load_digits_splits(num_val=num_val, num_test=num_test)
+
+
+# --------------------------------------------------------------------------------------
+# shapes (generated)
+# --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def shapes() -> dict:
+    return make_shapes(2000, seed=0)
+
+
+def _mean_colours(images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (N, 3) mean colours of each image inside and outside its (N, H, W) mask."""
+    inside, outside = masks[:, None].float(), (~masks[:, None]).float()
+    return (images * inside).sum((2, 3)) / inside.sum((2, 3)), (images * outside).sum((2, 3)) / outside.sum((2, 3))
+
+
+def test_shapes_types_and_ranges(shapes):
+    assert shapes["images"].shape == (2000, 3, 32, 32) and shapes["images"].dtype == torch.float32
+    assert shapes["images"].min() >= 0 and shapes["images"].max() <= 1
+    assert shapes["labels"].shape == (2000,) and shapes["labels"].dtype == torch.int64
+    assert shapes["masks"].shape == (2000, 32, 32) and shapes["masks"].dtype == torch.bool
+    assert shapes["classes"] == SHAPE_CLASSES == [
+        "circle", "ring", "triangle", "square", "pentagon", "star", "cross", "crescent", "ellipse", "heart"
+    ]
+    big = make_shapes(3, image_size=48, clutter=False)
+    assert big["images"].shape == (3, 3, 48, 48) and big["masks"].shape == (3, 48, 48)
+    assert make_shapes(0)["images"].shape == (0, 3, 32, 32)
+
+
+def test_shapes_labels_balanced_and_shuffled(shapes):
+    assert torch.bincount(shapes["labels"], minlength=10).tolist() == [200] * 10
+    assert torch.bincount(make_shapes(23)["labels"], minlength=10).tolist() == [3, 3, 3] + [2] * 7
+    assert not torch.equal(shapes["labels"], torch.arange(2000) % 10)
+
+
+def test_shapes_seeded_and_global_rng_untouched():
+    state = torch.random.get_rng_state()
+    a, b, c = make_shapes(50, seed=1), make_shapes(50, seed=1), make_shapes(50, seed=2)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for key in ("images", "labels", "masks"):
+        assert torch.equal(a[key], b[key])
+    assert not torch.equal(a["images"], c["images"]) and not torch.equal(a["masks"], c["masks"])
+
+
+def test_shapes_masks_cover_the_visible_object(shapes):
+    area = shapes["masks"].float().mean(dim=(1, 2))
+    assert area.min() > 0.02 and area.max() < 0.7  # the largest circle covers pi * 0.45^2 = 64%
+    inside, outside = _mean_colours(shapes["images"], shapes["masks"])
+    contrast = (inside - outside).abs().sum(dim=1)  # L1 in RGB; the colours are drawn >= 0.6 apart
+    assert contrast.min() > 0.4
+
+
+def test_shapes_clutter_stays_off_the_object(shapes):
+    clean = make_shapes(2000, seed=0, clutter=False)
+    assert torch.equal(clean["labels"], shapes["labels"]) and torch.equal(clean["masks"], shapes["masks"])
+    masks = shapes["masks"][:, None].float()
+    # The pixels whose 3x3 neighbourhood is all object (the image's border counts as background).
+    interior = (F.avg_pool2d(masks, 3, stride=1, padding=1) == 1).expand_as(shapes["images"])
+    change = (shapes["images"] - clean["images"]).abs()
+    assert change[interior].max() < 0.2  # pixel noise of std 0.03 only
+    assert (change[~interior] > 0.3).any(dim=0).sum() > 0  # the clutter is there, on the background
+    assert change[~interior].mean() > change[interior].mean()
+
+
+def test_shapes_class_is_geometry_not_colour(shapes):
+    images, labels = shapes["images"], shapes["labels"]
+    inside, _ = _mean_colours(images, shapes["masks"])
+    # Colours are random: every class has about the same mean image colour and object colour
+    # (200 images a class, whose mean colours have a std of about 0.22 and 0.29 a channel).
+    image_colour = torch.stack([images[labels == k].mean(dim=(0, 2, 3)) for k in range(10)])
+    object_colour = torch.stack([inside[labels == k].mean(dim=0) for k in range(10)])
+    assert (image_colour - images.mean(dim=(0, 2, 3))).abs().max() < 0.08
+    assert (object_colour - inside.mean(dim=0)).abs().max() < 0.1
+    # The same radius distribution for every class: the areas follow the geometry.
+    area = {name: shapes["masks"][labels == k].float().mean().item() for k, name in enumerate(SHAPE_CLASSES)}
+    assert area["ring"] < area["circle"] and area["ellipse"] < area["circle"]
+    assert area["triangle"] < area["square"] < area["pentagon"] < area["circle"]
+
+
+def test_shapes_are_hard_for_a_linear_model_on_raw_pixels(shapes):
+    # 10 labelled images a class: logistic regression on raw pixels cannot see past the nuisances.
+    X, y = shapes["images"].reshape(2000, -1).numpy(), shapes["labels"].numpy()
+    train = np.concatenate([np.flatnonzero(y == k)[:10] for k in range(10)])
+    test = np.setdiff1d(np.arange(2000), train)[:1000]
+    X = X - X[train].mean(axis=0)  # mean-centred, as preprocess does: L-BFGS converges 5x faster
+    accuracy = LogisticRegression(max_iter=1000).fit(X[train], y[train]).score(X[test], y[test])
+    assert accuracy < 0.5
+
+
+@pytest.mark.parametrize("num_images, image_size, match", [(-1, 32, "num_images"), (10, 7, "image_size")])
+def test_make_shapes_bad_input_raises(num_images, image_size, match):
+    with pytest.raises(ValueError, match=match):
+        make_shapes(num_images, image_size=image_size)
+
+
+def test_load_shapes_splits():
+    data = load_shapes_splits(num_train=30, num_val=5, num_test=7, seed=3)
+    whole = make_shapes(42, seed=3)
+    start = 0
+    for split, n in zip(SPLITS, (30, 5, 7)):
+        assert data[f"X_{split}"].shape == (n, 3, 32, 32) and data[f"y_{split}"].shape == (n,)
+        assert data[f"masks_{split}"].shape == (n, 32, 32) and data[f"masks_{split}"].dtype == torch.bool
+        assert torch.equal(data[f"X_{split}"], whole["images"][start : start + n])
+        assert torch.equal(data[f"masks_{split}"], whole["masks"][start : start + n])
+        start += n
+    assert data["classes"] == SHAPE_CLASSES
+    assert load_shapes_splits(num_train=1, num_val=0, num_test=0)["X_test"].shape == (0, 3, 32, 32)
+    for kwargs in ({"num_train": 0}, {"num_val": -1}, {"num_test": -1}):
+        with pytest.raises(ValueError, match="num_train >= 1"):
+            load_shapes_splits(**kwargs)
+
+
+def test_shapes_through_load_dataset_preprocess_and_dev_subset():
+    data = load_dataset("shapes", num_train=40, num_val=10, num_test=20, image_size=16)
+    assert data["X_train"].shape == (40, 3, 16, 16) and data["masks_test"].shape == (20, 16, 16)
+    small = dev_subset(data, 8, num_val=3)
+    assert [small[f"masks_{s}"].shape[0] for s in SPLITS] == [8, 3, 20]
+    assert torch.equal(small["masks_train"], data["masks_train"][:8]) and torch.equal(small["y_val"], data["y_val"][:3])
+    out = preprocess(data)
+    assert out["X_train"].shape == (40, 3 * 16 * 16 + 1)
+    for split in SPLITS:
+        assert out[f"masks_{split}"] is data[f"masks_{split}"]
 
 
 # --------------------------------------------------------------------------------------
@@ -256,5 +390,5 @@ def test_dev_subset(digits):
 def test_load_dataset_dispatch(fake_cifar):
     assert load_dataset("digits", num_val=100)["X_val"].shape[0] == 100
     assert load_dataset("cifar10", root=fake_cifar, num_val=2, download=False)["X_val"].shape[0] == 2
-    with pytest.raises(ValueError, match="digits.*cifar10.*mnist"):
+    with pytest.raises(ValueError, match="digits.*shapes.*cifar10.*mnist"):
         load_dataset("imagenet")
