@@ -10,10 +10,9 @@ import pickle
 import subprocess
 import sys
 
-import nbformat
 import numpy as np
 
-from tools.workspace import workspace
+from tools.workspace import override_parameters, workspace
 
 NOTEBOOK = "assignments/01_linear_classifiers.ipynb"
 
@@ -40,12 +39,7 @@ def test_notebook_runs_on_cifar10_format_data(tmp_path):
         if datasets.is_symlink():
             datasets.unlink()  # never write into the real datasets folder
         write_random_cifar10(datasets / "cifar-10-batches-py")
-        path = root / NOTEBOOK
-        notebook = nbformat.read(path, as_version=4)
-        parameters = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
-        assert 'DATASET = "digits"' in parameters.source
-        parameters.source = parameters.source.replace('DATASET = "digits"', 'DATASET = "cifar10"')
-        nbformat.write(notebook, path)
+        override_parameters(root / NOTEBOOK, DATASET="cifar10")
         proc = subprocess.run([sys.executable, "-m", "utils.autograde", NOTEBOOK, "--report-dir", str(tmp_path)],
                               cwd=root, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr

@@ -6,10 +6,13 @@ utils/, with utils/<topic>.py replaced by the reference solution (or by any give
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator, Mapping
+
+import nbformat
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _SKIPPED = shutil.ignore_patterns(
@@ -47,3 +50,17 @@ def workspace(modules: Mapping[str, str] | None = None, root: Path = REPO_ROOT) 
         path = copy_repository(Path(tmp) / "repo", root)
         install_modules(path, modules)
         yield path
+
+
+def override_parameters(notebook_path: Path, **values) -> None:
+    """Rewrites `NAME = ...` lines of the notebook's `parameters` cell (papermill's convention) in place."""
+    notebook = nbformat.read(notebook_path, as_version=4)
+    cell = next((c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])), None)
+    if cell is None:
+        raise ValueError(f"{notebook_path} has no cell tagged 'parameters'")
+    for name, value in values.items():
+        pattern = re.compile(rf"^{name} = .*?(?=\s*(#.*)?$)", re.MULTILINE)
+        if not pattern.search(cell.source):
+            raise ValueError(f"the parameters cell of {notebook_path.name} does not set {name}")
+        cell.source = pattern.sub(lambda _: f"{name} = {value!r}", cell.source, count=1)
+    nbformat.write(notebook, notebook_path)

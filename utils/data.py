@@ -35,6 +35,7 @@ MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-image
 DIGIT_CLASSES = [str(i) for i in range(10)]
 SHAPE_CLASSES = ["circle", "ring", "triangle", "square", "pentagon", "star", "cross", "crescent", "ellipse", "heart"]
 MIN_CONTRAST = 0.6  # least L1 distance in RGB between a shape's colour and its background
+MIN_GREY_CONTRAST = 0.3  # least difference of grey levels between a grey shape and its background
 NOISE_STD = 0.03  # pixel noise of the cluttered shapes
 CLUTTER_MAX = 6  # most clutter elements an image
 SUPERSAMPLE = 2  # shapes are anti-aliased from SUPERSAMPLE x SUPERSAMPLE samples a pixel
@@ -184,21 +185,25 @@ def _shape_coverage(labels: torch.Tensor, size: int, generator: torch.Generator)
     return coverage
 
 
-def _object_colours(background: torch.Tensor, generator: torch.Generator, tries: int = 4) -> torch.Tensor:
-    """Random (N, 3) colours at L1 distance >= MIN_CONTRAST from the (N, 3) background colours.
+def _object_colours(
+    background: torch.Tensor, generator: torch.Generator, min_contrast: float = MIN_CONTRAST, tries: int = 4
+) -> torch.Tensor:
+    """Random (N, K) colours at L1 distance >= min_contrast from the (N, K) background colours (K = 3 for
+    RGB, 1 for grey levels).
 
     Rejection sampling with a fixed number of tries keeps it vectorized; the rare image whose tries all
-    fail (about 1 in 1000) gets the RGB cube's corner farthest from its background (L1 distance >= 1.5).
+    fail (about 1 in 1000) gets the colour cube's corner farthest from its background.
     """
     candidates = torch.rand(tries, *background.shape, generator=generator)
-    ok = (candidates - background).abs().sum(dim=-1) >= MIN_CONTRAST  # (tries, N)
+    ok = (candidates - background).abs().sum(dim=-1) >= min_contrast  # (tries, N)
     colours = candidates[ok.int().argmax(dim=0), torch.arange(background.shape[0])]  # the first that is ok
     farthest_corner = (background < 0.5).float()
     return torch.where(ok.any(dim=0)[:, None], colours, farthest_corner)
 
 
-def _draw_clutter(images: torch.Tensor, generator: torch.Generator) -> None:
-    """Draws 3 to CLUTTER_MAX random line segments and dots in random colours into (N, 3, S, S) images, in place.
+def _draw_clutter(images: torch.Tensor, generator: torch.Generator, colour: bool = True) -> None:
+    """Draws 3 to CLUTTER_MAX random line segments and dots in random colours (grey levels unless colour)
+    into (N, 3, S, S) images, in place.
 
     Each element is a capsule (the points within a half-width of a segment; a dot is a segment of
     length 0), anti-aliased from the exact distance of the pixel centres to its segment.
@@ -213,17 +218,17 @@ def _draw_clutter(images: torch.Tensor, generator: torch.Generator) -> None:
         length = torch.where(is_dot, 0.0, _uniform(generator, n, 4 * unit, 12 * unit))
         direction = _uniform(generator, n, 0, 2 * math.pi)
         half_width = torch.where(is_dot, _uniform(generator, n, 0.8 * unit, 1.6 * unit), 0.5 * unit)
-        colour = torch.rand(n, 3, generator=generator)
+        ink = torch.rand(n, 3 if colour else 1, generator=generator).expand(n, 3)
         dx, dy = (length * torch.cos(direction))[:, None, None], (length * torch.sin(direction))[:, None, None]
         rx, ry = centres - start[:, 0, None, None], centres[:, None] - start[:, 1, None, None]  # (n, 1, S), (n, S, 1)
         # The segment's nearest point to a pixel is start + t (dx, dy), t its clamped projection.
         t = ((rx * dx + ry * dy) / (dx * dx + dy * dy).clamp(min=1e-12)).clamp_(0, 1)
         distance = torch.hypot(rx - t * dx, ry - t * dy)
         cover = (half_width[:, None, None] + 0.5 - distance).clamp_(0, 1) * (k < count)[:, None, None]
-        images.lerp_(colour[:, :, None, None].expand_as(images), cover[:, None])
+        images.lerp_(ink[:, :, None, None].expand_as(images), cover[:, None])
 
 
-def make_shapes(num_images: int, image_size: int = 32, seed: int = 0, clutter: bool = True) -> dict:
+def make_shapes(num_images: int, image_size: int = 32, seed: int = 0, clutter: bool = True, colour: bool = True) -> dict:
     """A seeded, procedurally generated dataset of RGB images of one shape each (SHAPE_CLASSES).
 
     The class is the shape alone; everything else is a random nuisance: the shape's centre, outer radius
@@ -233,7 +238,9 @@ def make_shapes(num_images: int, image_size: int = 32, seed: int = 0, clutter: b
     shape) and Gaussian noise of std 0.03 is added everywhere. The shape is anti-aliased by 2x2
     supersampling. Vectorized over images; only its own generator is used (the global RNG is untouched),
     so the same seed gives bit-identical output. With clutter=False the same seed gives the same shapes,
-    colours and masks, without the clutter and the noise.
+    colours and masks, without the clutter and the noise. With colour=False every colour is a grey level
+    (shape and background at least MIN_GREY_CONTRAST apart), still in three channels: a random colour
+    identifies an image so well that SimCLR's mild colour jitter leaves it as a shortcut.
 
     Returns a dict with images: float32 (N, 3, S, S) in [0, 1] with S = image_size;
     labels: int64 (N,), balanced (N // 10 per class, one more for the first N % 10 classes), shuffled;
@@ -248,12 +255,13 @@ def make_shapes(num_images: int, image_size: int = 32, seed: int = 0, clutter: b
     n, size = num_images, image_size
     labels = (torch.arange(n) % len(SHAPE_CLASSES))[torch.randperm(n, generator=gen)]
     coverage = _shape_coverage(labels, size, gen)
-    background = torch.rand(n, 3, generator=gen)
-    foreground = _object_colours(background, gen)
+    background = torch.rand(n, 3 if colour else 1, generator=gen)
+    foreground = _object_colours(background, gen, MIN_CONTRAST if colour else MIN_GREY_CONTRAST)
+    background, foreground = background.expand(n, 3), foreground.expand(n, 3)
 
     images = background[:, :, None, None].expand(n, 3, size, size).clone()
     if clutter:  # drawn first, so that the shape covers it
-        _draw_clutter(images, gen)
+        _draw_clutter(images, gen, colour)
     images = torch.lerp(images, foreground[:, :, None, None].expand_as(images), coverage[:, None])
     if clutter:
         images = images.add_(NOISE_STD * torch.randn(images.shape, generator=gen)).clamp_(0, 1)
@@ -261,7 +269,8 @@ def make_shapes(num_images: int, image_size: int = 32, seed: int = 0, clutter: b
 
 
 def load_shapes_splits(
-    num_train: int = 5000, num_val: int = 500, num_test: int = 1000, image_size: int = 32, seed: int = 0
+    num_train: int = 5000, num_val: int = 500, num_test: int = 1000, image_size: int = 32, seed: int = 0,
+    colour: bool = True,
 ) -> dict:
     """The shapes dataset (make_shapes, with clutter) split into train, val and test, with object masks.
 
@@ -277,7 +286,7 @@ def load_shapes_splits(
             f"need num_train >= 1, num_val >= 0 and num_test >= 0; got num_train={num_train}, "
             f"num_val={num_val}, num_test={num_test}"
         )
-    shapes = make_shapes(num_train + num_val + num_test, image_size=image_size, seed=seed)
+    shapes = make_shapes(num_train + num_val + num_test, image_size=image_size, seed=seed, colour=colour)
     bounds = {"train": (0, num_train), "val": (num_train, num_train + num_val), "test": (num_train + num_val, None)}
     data = {"classes": shapes["classes"]}
     for split, (start, stop) in bounds.items():

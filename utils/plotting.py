@@ -76,3 +76,48 @@ def show_class_templates(W: torch.Tensor, image_shape: Sequence[int], classes: S
         ax.axis("off")
     fig.suptitle(title)
     plt.show()
+
+
+def show_augmentations(images: Sequence, transform, mean: Sequence[float], std: Sequence[float], views: int = 6) -> None:
+    """Each row: an original PIL image, then `views` augmented views of it (un-normalized for display)."""
+    mean_t, std_t = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
+    fig, axes = plt.subplots(len(images), views + 1, figsize=(1.3 * (views + 1), 1.3 * len(images)), squeeze=False)
+    for row, image in enumerate(images):
+        axes[row, 0].imshow(image)
+        for col in range(1, views + 1):
+            axes[row, col].imshow(_to_hwc(transform(image) * std_t + mean_t))
+        for ax in axes[row]:
+            ax.axis("off")
+    axes[0, 0].set_title("original")
+    axes[0, 1].set_title("views")
+    plt.tight_layout()
+    plt.show()
+
+
+def plot_accuracy_vs_labels(labels_per_class: Sequence[int], accuracies: Dict[str, Sequence[float]], title: str) -> None:
+    """Test accuracy against the number of labels per class, one line per method."""
+    plt.figure(figsize=(6, 3.5))
+    for name, values in accuracies.items():
+        plt.plot(labels_per_class, values, marker="o", label=name)
+    plt.xscale("log")
+    plt.xticks(labels_per_class, [str(k) for k in labels_per_class])
+    plt.xlabel("labels per class")
+    plt.ylabel("test accuracy")
+    plt.title(title)
+    plt.legend()
+    plt.show()
+
+
+def plot_embeddings_2d(embeddings: Dict[str, torch.Tensor], labels: torch.Tensor, classes: Sequence[str]) -> None:
+    """Each (N, 2) embedding as a scatter plot coloured by class, side by side."""
+    fig, axes = plt.subplots(1, len(embeddings), figsize=(5 * len(embeddings), 4.2), squeeze=False)
+    for ax, (name, points) in zip(axes[0], embeddings.items()):
+        for c, class_name in enumerate(classes):
+            members = labels == c
+            ax.scatter(points[members, 0], points[members, 1], s=5, label=class_name)
+        ax.set_title(name)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, -1].legend(markerscale=3, fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
+    plt.tight_layout()
+    plt.show()

@@ -147,12 +147,25 @@ def check_compute_sim_matrix(compute_sim_matrix: Callable) -> None:
     report_pass("compute_sim_matrix")
 
 
+def naive_is_right(naive_fn: Callable, left, right, tau: float) -> bool:
+    """Whether the student's naive loss runs and agrees with the oracle on these inputs."""
+    try:
+        value = naive_fn(left, right, tau)
+        return abs(float(value) - nt_xent_oracle(left, right, tau).item()) <= 1e-10 * abs(float(value))
+    except Exception:  # any bug of the naive version belongs to its own question
+        return False
+
+
 def check_simclr_loss_vectorized(loss_fn: Callable, naive_fn: Callable) -> None:
     """Against the naive loss and the oracle (float64), gradients against autograd of the oracle,
     finite and close in float16/bfloat16 at tau = 0.05, and ValueError for bad input."""
     check_against_oracle(loss_fn, "simclr_loss_vectorized")
     left, right = projections(6, n=7)
-    check_close("simclr_loss_vectorized against simclr_loss_naive", loss_fn(left, right, 0.3), naive_fn(left, right, 0.3).detach(), tol=1e-7)
+    if naive_is_right(naive_fn, left, right, 0.3):  # otherwise its own question says what is wrong
+        check_close("simclr_loss_vectorized against simclr_loss_naive", loss_fn(left, right, 0.3),
+                    naive_fn(left, right, 0.3).detach(), tol=1e-7)
+    else:
+        print("(simclr_loss_naive is not right yet: the comparison with it is skipped)")
 
     leaves = [t.clone().requires_grad_(True) for t in (left, right)]
     grads = torch.autograd.grad(loss_fn(*leaves, 0.3), leaves)
