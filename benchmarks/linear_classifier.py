@@ -14,26 +14,14 @@ import argparse
 import json
 import os
 import platform
-import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils.benchmark import Timer
 
 import solutions.linear_classifier as lc
-from tools.workspace import workspace
-
-HERE = Path(__file__).resolve().parent
+from benchmarks.common import HERE, median_seconds, notebook_wall_time, write_section
 NOTEBOOK = "assignments/01_linear_classifiers.ipynb"
-
-
-def median_seconds(fn, min_run_time: float = 1.0) -> float:
-    """Median time of fn over repeated blocks (torch.utils.benchmark)."""
-    return Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).median
 
 
 def problem(n: int, d: int = 3073, c: int = 10, dtype=torch.float32):
@@ -78,18 +66,6 @@ def against_floor_and_peers() -> dict:
     return rows
 
 
-def notebook_wall_time() -> float:
-    with workspace() as root:
-        start = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-q", "-p", "no:cacheprovider",
-             "-o", "addopts=", NOTEBOOK], cwd=root, capture_output=True, text=True)
-        elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"the notebook failed under nbval:\n{proc.stdout[-3000:]}")
-    return elapsed
-
-
 def as_markdown(results: dict) -> str:
     s, f = results["speedup"], results["floor"]
     lines = [
@@ -115,16 +91,6 @@ def as_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(markdown: str, readme: Path = HERE / "README.md") -> None:
-    """Replaces the text between this benchmark's markers in benchmarks/README.md."""
-    begin, end = "<!-- results: linear_classifier -->", "<!-- end results: linear_classifier -->"
-    text = readme.read_text()
-    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
-    if not pattern.search(text):
-        raise ValueError(f"{readme} has no {begin} ... {end} section")
-    readme.write_text(pattern.sub(lambda _: f"{begin}\n{markdown}\n{end}", text))
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="record the results in benchmarks/README.md")
@@ -132,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     results = {
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "speedup": naive_vs_vectorized(), "floor": against_floor_and_peers(), "notebook_s": notebook_wall_time(),
+        "speedup": naive_vs_vectorized(), "floor": against_floor_and_peers(), "notebook_s": notebook_wall_time(NOTEBOOK),
     }
     markdown = as_markdown(results)
     print(markdown)

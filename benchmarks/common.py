@@ -1,0 +1,42 @@
+"""What the benchmark runners share: timing, the notebook's wall time, recording results."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from torch.utils.benchmark import Timer
+
+from tools.workspace import workspace
+
+HERE = Path(__file__).resolve().parent
+
+
+def median_seconds(fn, min_run_time: float = 1.0) -> float:
+    """Median time of fn over repeated blocks (torch.utils.benchmark)."""
+    return Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).median
+
+
+def notebook_wall_time(notebook: str) -> float:
+    """Seconds for pytest --nbval-lax over the notebook with the reference solutions, kernel start included."""
+    with workspace() as root:
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-q", "-p", "no:cacheprovider",
+             "-o", "addopts=", notebook], cwd=root, capture_output=True, text=True)
+        elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"the notebook failed under nbval:\n{proc.stdout[-3000:]}")
+    return elapsed
+
+
+def write_section(markdown: str, marker: str = "linear_classifier", readme: Path = HERE / "README.md") -> None:
+    """Replaces the text between a benchmark's markers in benchmarks/README.md."""
+    begin, end = f"<!-- results: {marker} -->", f"<!-- end results: {marker} -->"
+    text = readme.read_text()
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
+    if not pattern.search(text):
+        raise ValueError(f"{readme} has no {begin} ... {end} section")
+    readme.write_text(pattern.sub(lambda _: f"{begin}\n{markdown}\n{end}", text))
