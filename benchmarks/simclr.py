@@ -89,10 +89,13 @@ def against_peers() -> dict:
                 asked = re.search(r"allocate (\d+) bytes", str(err))
                 rows[n][name] = {"error": f"out of memory (asked for {int(asked[1]) / 2**30:.0f} GiB)" if asked else str(err)}
                 continue
-            rows[n][name] = {
-                "ms": 1e3 * median_seconds(lambda: forward_backward(loss_fn, left, right), min_run_time=2.0),
-                "peak_mb": peak_memory_mb(name, n),
-            }
+            rows[n][name] = {"peak_mb": peak_memory_mb(name, n)}
+        # Interleaved rounds, the best median of each: shared machines are noisy for seconds at a time.
+        for _ in range(3):
+            for name in values:
+                loss_fn = make_loss(name)
+                t = 1e3 * median_seconds(lambda: forward_backward(loss_fn, left, right), min_run_time=1.0)
+                rows[n][name]["ms"] = min(t, rows[n][name].get("ms", float("inf")))
         rows[n]["max_abs_difference"] = max(abs(v - values["ours"]) for v in values.values())
     return rows
 
@@ -113,7 +116,8 @@ def as_markdown(results: dict) -> str:
         f"Naive against vectorized, N=64 D=64 float64: {s['naive_ms']:.0f} ms against {s['vectorized_ms']:.2f} ms, "
         f"**{s['speedup']:.0f}x**.",
         "",
-        "Forward and backward, D=128, float32 (median time; peak memory added, each in a fresh process):",
+        "Forward and backward, D=128, float32 (best of three interleaved medians; peak memory added, in a fresh",
+        "process):",
         "",
         "| N | ours | pytorch-metric-learning | lightly | ours / fastest peer | largest loss difference |",
         "|---|---|---|---|---|---|",
