@@ -1,12 +1,18 @@
 """What the benchmark runners share: timing, the notebook's wall time, recording results."""
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import platform
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
+import torch
 from torch.utils.benchmark import Timer
 
 from tools.workspace import workspace
@@ -40,3 +46,22 @@ def write_section(markdown: str, marker: str = "linear_classifier", readme: Path
     if not pattern.search(text):
         raise ValueError(f"{readme} has no {begin} ... {end} section")
     readme.write_text(pattern.sub(lambda _: f"{begin}\n{markdown}\n{end}", text))
+
+
+def run(name: str, description: str, measure: Callable[[], dict], as_markdown: Callable[[dict], str],
+        argv: list[str] | None = None) -> None:
+    """The command line of a runner: measure, print as markdown, and with --write record the results in
+    benchmarks/README.md (between the markers named `name`) and benchmarks/results/<name>.json."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--write", action="store_true", help="record the results in benchmarks/README.md")
+    args = parser.parse_args(argv)
+    results = {
+        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "torch": torch.__version__, "threads": torch.get_num_threads(), **measure(),
+    }
+    markdown = as_markdown(results)
+    print(markdown)
+    if args.write:
+        write_section(markdown, marker=name)
+        (HERE / "results").mkdir(exist_ok=True)
+        (HERE / "results" / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")

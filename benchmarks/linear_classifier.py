@@ -10,17 +10,12 @@
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import time
 
 import torch
 import torch.nn.functional as F
 
 import solutions.linear_classifier as lc
-from benchmarks.common import HERE, median_seconds, notebook_wall_time, write_section
+from benchmarks.common import median_seconds, notebook_wall_time, run
 NOTEBOOK = "assignments/01_linear_classifiers.ipynb"
 
 
@@ -92,20 +87,11 @@ def as_markdown(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="record the results in benchmarks/README.md")
-    args = parser.parse_args(argv)
-    results = {
-        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "speedup": naive_vs_vectorized(), "floor": against_floor_and_peers(), "notebook_s": notebook_wall_time(NOTEBOOK),
-    }
-    markdown = as_markdown(results)
-    print(markdown)
-    if args.write:
-        write_section(markdown)
-        (HERE / "results").mkdir(exist_ok=True)
-        (HERE / "results" / "linear_classifier.json").write_text(json.dumps(results, indent=2) + "\n")
+    def measure() -> dict:
+        return {"speedup": naive_vs_vectorized(), "floor": against_floor_and_peers(),
+                "notebook_s": notebook_wall_time(NOTEBOOK)}
+
+    run("linear_classifier", __doc__.splitlines()[0], measure, as_markdown, argv)
 
 
 if __name__ == "__main__":

@@ -11,18 +11,13 @@
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import re
 import subprocess
 import sys
-import time
 
 import torch
 
-from benchmarks.common import HERE, median_seconds, notebook_wall_time, write_section
+from benchmarks.common import median_seconds, notebook_wall_time, run
 
 NOTEBOOK = "assignments/02_simclr.ipynb"
 SIZES = [256, 1024, 4096]
@@ -134,20 +129,10 @@ def as_markdown(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="record the results in benchmarks/README.md")
-    args = parser.parse_args(argv)
-    results = {
-        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "torch": torch.__version__, "speedup": naive_vs_vectorized(), "peers": against_peers(),
-        "notebook_s": notebook_wall_time(NOTEBOOK),
-    }
-    markdown = as_markdown(results)
-    print(markdown)
-    if args.write:
-        write_section(markdown, marker="simclr")
-        (HERE / "results").mkdir(exist_ok=True)
-        (HERE / "results" / "simclr.json").write_text(json.dumps(results, indent=2) + "\n")
+    def measure() -> dict:
+        return {"speedup": naive_vs_vectorized(), "peers": against_peers(), "notebook_s": notebook_wall_time(NOTEBOOK)}
+
+    run("simclr", __doc__.splitlines()[0], measure, as_markdown, argv)
 
 
 if __name__ == "__main__":
