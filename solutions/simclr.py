@@ -255,18 +255,18 @@ def train_simclr(
 ) -> List[float]:
     """Runs simclr_train_step over the loader's (x_i, x_j, y) batches (labels unused) for max_steps
     steps or until time_budget seconds have passed; returns the loss of every step."""
+    if len(loader) == 0:
+        raise ValueError("the loader yields no batch: is the dataset smaller than the batch size with drop_last?")
     history, start = [], time.perf_counter()
-    progress = tqdm(total=max_steps, desc="SimCLR training")
-    while len(history) < max_steps:
-        for x_i, x_j, _ in loader:
-            history.append(simclr_train_step(model, optimizer, x_i.to(device), x_j.to(device), tau))
-            progress.update(1)
-            progress.set_postfix(loss=f"{history[-1]:.3f}")
-            out_of_time = time_budget is not None and time.perf_counter() - start > time_budget
-            if len(history) >= max_steps or out_of_time:
-                progress.close()
-                return history
-    progress.close()
+    with tqdm(total=max_steps, desc="SimCLR training") as progress:
+        while len(history) < max_steps:
+            for x_i, x_j, _ in loader:
+                history.append(simclr_train_step(model, optimizer, x_i.to(device), x_j.to(device), tau))
+                progress.update(1)
+                progress.set_postfix(loss=f"{history[-1]:.3f}")
+                out_of_time = time_budget is not None and time.perf_counter() - start > time_budget
+                if len(history) >= max_steps or out_of_time:
+                    return history
     return history
 
 

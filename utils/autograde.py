@@ -79,21 +79,40 @@ def imported_utils_modules(notebook: nbformat.NotebookNode) -> list[str]:
     return sorted(found)
 
 
+# Imports each module in turn, announcing it first, and prints one JSON line {module: traceback}.
+_IMPORT_PROBE = """
+import importlib, json, sys, traceback
+failures = {}
+for module in sys.argv[1:]:
+    print("importing", module, flush=True)
+    try:
+        importlib.import_module("utils." + module)
+    except BaseException:
+        failures[module] = traceback.format_exc()
+print(json.dumps(failures))
+"""
+
+
 def import_failures(root: Path, modules: list[str], timeout: float = 120) -> dict[str, str]:
-    """{module: why it does not import}, each module tried in a fresh interpreter from root."""
-    failures = {}
-    for module in modules:
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-c", f"import utils.{module}"],
-                cwd=root, capture_output=True, text=True, timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            failures[module] = f"importing it did not finish within {timeout:g} s (is there work at module level?)"
-            continue
-        if proc.returncode != 0:
-            failures[module] = _summarize_traceback(proc.stderr, module)
-    return failures
+    """{module: why it does not import}, all tried in one fresh interpreter from root."""
+    if not modules:
+        return {}
+    try:
+        proc = subprocess.run([sys.executable, "-c", _IMPORT_PROBE, *modules],
+                              cwd=root, capture_output=True, text=True, timeout=timeout)
+        lines, ended = proc.stdout.splitlines(), True
+    except subprocess.TimeoutExpired as err:
+        out = err.stdout.decode() if isinstance(err.stdout, bytes) else (err.stdout or "")
+        lines, ended = out.splitlines(), False
+    if ended and lines and lines[-1].startswith("{"):
+        return {m: _summarize_traceback(tb, m) for m, tb in json.loads(lines[-1]).items()}
+    # The probe never reached its summary: blame the module it was importing.
+    started = [line.split()[-1] for line in lines if line.startswith("importing ")]
+    culprit = started[-1] if started else modules[0]
+    if not ended:
+        return {culprit: f"importing it did not finish within {timeout:g} s (is there work at module level?)"}
+    detail = proc.stderr.strip()[-300:]
+    return {culprit: f"importing it ended the interpreter (exit code {proc.returncode})" + (f": {detail}" if detail else "")}
 
 
 def _summarize_traceback(text: str, module: str | None = None) -> str:
