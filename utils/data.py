@@ -8,6 +8,8 @@ of shape (N,)) and ``classes`` (the class names, index = label).
 - ``shapes``: seeded, generated 32x32 RGB images of 10 shapes (``make_shapes``) whose colour,
   position, scale, rotation and background clutter are random; works offline. Its dict also
   holds ``masks_train, masks_val, masks_test``: bool (N, H, W), True on the object's pixels.
+- ``digit_canvas``: those digits drawn 16x16 at random positions on cluttered 32x32 canvases
+  (``make_digit_canvas``), with ``masks_*`` True inside each digit's bounding box; works offline.
 - ``cifar10`` and ``mnist``: downloaded into ``datasets/`` when online
   (``python -m utils.data cifar10``); offline with no copy present they raise a
   FileNotFoundError that says how to get them, never a silent substitute.
@@ -296,6 +298,86 @@ def load_shapes_splits(
     return data
 
 
+DIGIT_SCALE = 2  # each 8x8 digit is drawn 16x16 on the canvas
+
+
+def make_digit_canvas(
+    digits: torch.Tensor, labels: torch.Tensor, num_images: int, canvas_size: int = 32, seed: int = 0,
+    clutter: bool = True,
+) -> dict:
+    """num_images grey canvases, each with one digit drawn from ``digits`` at a random position.
+
+    digits: (M, 1, 8, 8) in [0, 1] with labels (M,), such as a split of load_digits_splits; each canvas
+    takes a random one of them (with replacement), upsampled bilinearly to 16 x 16, and places it with
+    its whole 16 x 16 square inside the canvas. The ink is white (the digit's intensity) over a black
+    background; with clutter, 3 to 6 grey line segments and dots are drawn first (the digit covers them)
+    and Gaussian noise of std 0.03 is added. Only its own generator is used (seeded, reproducible).
+
+    Returns a dict with images: float32 (N, 1, S, S) in [0, 1] with S = canvas_size; labels: int64 (N,);
+    masks: bool (N, S, S), True inside the tight bounding box of the digit's ink (pixels of intensity
+    >= 0.5); classes: DIGIT_CLASSES.
+    """
+    size, glyph = canvas_size, 8 * DIGIT_SCALE
+    if size < glyph:
+        raise ValueError(f"canvas_size must be >= {glyph} (the drawn digit's side); got {canvas_size}")
+    if digits.dim() != 4 or digits.shape[1:] != (1, 8, 8) or labels.shape != digits.shape[:1] or len(digits) == 0:
+        raise ValueError(
+            f"digits should be (M, 1, 8, 8) with M >= 1 and labels (M,); got {tuple(digits.shape)} and {tuple(labels.shape)}"
+        )
+    gen = torch.Generator().manual_seed(seed)
+    n = num_images
+    pick = torch.randint(len(digits), (n,), generator=gen)
+    ink = torch.nn.functional.interpolate(digits[pick], scale_factor=DIGIT_SCALE, mode="bilinear", align_corners=False)
+    top, left = torch.randint(size - glyph + 1, (2, n), generator=gen)
+    coverage = torch.zeros(n, size, size)
+    rows = (top[:, None] + torch.arange(glyph))[:, :, None]  # (n, glyph, 1)
+    cols = (left[:, None] + torch.arange(glyph))[:, None, :]  # (n, 1, glyph)
+    coverage[torch.arange(n)[:, None, None], rows, cols] = ink[:, 0].clamp(0, 1)
+
+    images = torch.zeros(n, 3, size, size)
+    if clutter:  # drawn first, so that the digit covers it
+        _draw_clutter(images, gen, colour=False)
+    images = torch.lerp(images[:, :1], torch.ones(n, 1, size, size), coverage[:, None])
+    if clutter:
+        images = images.add_(NOISE_STD * torch.randn(images.shape, generator=gen)).clamp_(0, 1)
+
+    inked = coverage >= 0.5
+    any_rows, any_cols = inked.any(dim=2), inked.any(dim=1)  # (n, S) each
+    index = torch.arange(size)
+    def extent(present):  # first and last index where present, per image
+        first = torch.where(present, index, size).min(dim=1).values
+        last = torch.where(present, index, -1).max(dim=1).values
+        return first[:, None], last[:, None]
+    (r0, r1), (c0, c1) = extent(any_rows), extent(any_cols)
+    masks = ((index >= r0) & (index <= r1))[:, :, None] & ((index >= c0) & (index <= c1))[:, None, :]
+    return {"images": images, "labels": labels[pick].clone(), "masks": masks, "classes": list(DIGIT_CLASSES)}
+
+
+def load_digit_canvas_splits(
+    num_train: int = 5000, num_val: int = 500, num_test: int = 1000, canvas_size: int = 32, seed: int = 0
+) -> dict:
+    """Digits on cluttered canvases (make_digit_canvas), with bounding-box masks; works offline.
+
+    Each split draws its digits from the same split of load_digits_splits (seeded by seed), so no
+    handwritten digit appears in two splits; the canvases are then generated with seeds seed, seed + 1
+    and seed + 2 for train, val and test.
+
+    Returns a dict with X_train, X_val, X_test: float32 (N, 1, S, S) in [0, 1] with S = canvas_size;
+    y_*: int64 (N,); masks_*: bool (N, S, S), True inside the digit's box; classes: ["0", ..., "9"].
+    """
+    if num_train < 1 or num_val < 0 or num_test < 0:
+        raise ValueError(
+            f"need num_train >= 1, num_val >= 0 and num_test >= 0; got num_train={num_train}, "
+            f"num_val={num_val}, num_test={num_test}"
+        )
+    digits = load_digits_splits(seed=seed)
+    data = {"classes": list(DIGIT_CLASSES)}
+    for offset, (split, count) in enumerate((("train", num_train), ("val", num_val), ("test", num_test))):
+        canvas = make_digit_canvas(digits[f"X_{split}"], digits[f"y_{split}"], count, canvas_size, seed + offset)
+        data[f"X_{split}"], data[f"y_{split}"], data[f"masks_{split}"] = canvas["images"], canvas["labels"], canvas["masks"]
+    return data
+
+
 def _read_cifar_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """One CIFAR-10 pickle batch as uint8 images (N, 3, 32, 32) and int64 labels (N,)."""
     with open(path, "rb") as f:
@@ -369,7 +451,7 @@ def load_mnist(root: str | Path = DATASETS_DIR, num_val: int = 5000, seed: int =
     return data
 
 
-LOADERS = {"digits": load_digits_splits, "shapes": load_shapes_splits, "cifar10": load_cifar10, "mnist": load_mnist}
+LOADERS = {"digits": load_digits_splits, "digit_canvas": load_digit_canvas_splits, "shapes": load_shapes_splits, "cifar10": load_cifar10, "mnist": load_mnist}
 
 
 def load_dataset(name: str, **kwargs) -> dict:
