@@ -293,17 +293,26 @@ def predict_with_maps(model: nn.Module, X: torch.Tensor, batch_size: int = 256) 
     return torch.cat([o[0].cpu() for o in outputs]), torch.cat([o[1].cpu() for o in outputs])
 
 
-def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of X the model classifies as y."""
-    logits, _ = predict_with_maps(model, X)
-    return (logits.argmax(dim=1) == y).double().mean().item()
+def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, masks: torch.Tensor | None = None) -> Dict[str, float]:
+    """How the model does on (X, y): accuracy, l_ce and l_cam (cam_loss over the whole set), and with masks
+    (N, S, S) the localization of its CAMs of the true classes: mass_inside (mean cam_mass_inside) and
+    pointing (the pointing game's hit rate)."""
+    logits, feature_map = predict_with_maps(model, X)
+    _, l_ce, l_cam = cam_loss(logits, feature_map, y, model.fc.weight.detach().cpu(), alpha=0.0)
+    result = {"accuracy": (logits.argmax(dim=1) == y).double().mean().item(), "l_ce": l_ce.item(), "l_cam": l_cam.item()}
+    if masks is not None:
+        cams = cams_at_image_size(feature_map, y, model.fc.weight.cpu(), tuple(X.shape[-2:]))
+        result["mass_inside"] = cam_mass_inside(cams, masks).mean().item()
+        result["pointing"] = pointing_game(cams, masks).double().mean().item()
+    return result
 
 
-def cams_at_image_size(model: nn.Module, X: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Min-max normalized CAMs of the given classes, bilinearly upsampled to the image size: (N, S, S)."""
-    _, feature_map = predict_with_maps(model, X)
-    cams = make_cam(feature_map, labels, model.fc.weight.detach().cpu())
-    upsampled = F.interpolate(cams.unsqueeze(1), size=X.shape[-2:], mode="bilinear", align_corners=False)
+def cams_at_image_size(
+    feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor, size: Tuple[int, int]
+) -> torch.Tensor:
+    """Min-max normalized CAMs of the given classes, bilinearly upsampled to size (S, S): (N, S, S)."""
+    cams = make_cam(feature_map, labels, fc_weight.detach())
+    upsampled = F.interpolate(cams.unsqueeze(1), size=size, mode="bilinear", align_corners=False)
     return min_max_normalize(upsampled.squeeze(1))
 
 

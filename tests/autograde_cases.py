@@ -158,8 +158,44 @@ SIMCLR_MUTANTS = {
         {"compute_train_transform": "colour jitter is essential"}),
 }
 
-ASSIGNMENTS = {"linear_classifier": LINEAR, "simclr": SIMCLR}
-MUTANTS = {"linear_classifier": LINEAR_MUTANTS, "simclr": SIMCLR_MUTANTS}
+# ---------------------------------------------------------------------------------------------
+# Assignment 3: CAM-loss
+# ---------------------------------------------------------------------------------------------
+CAM = Assignment(
+    "cam_loss", "assignments/03_cam_loss.ipynb",
+    {"make_cam_naive", "make_cam", "make_caam", "min_max_normalize", "cam_loss", "cam_loss_train_step", "localization",
+     "cam_training"},
+    quick_parameters={"NUM_TRAIN": 256, "EPOCHS": 1, "WARMUP_EPOCHS": 0, "NUM_TEST": 200}, quick_casualties={"cam_training"},
+)
+_CL = CAM.solution
+_CAM_IN_LOSS = "cam = min_max_normalize(make_cam(feature_map, labels, fc_weight.detach()))"
+CAM_MUTANTS = {
+    "fc_weight_not_detached": Mutant(
+        mutate(_CL, "cam_loss", _CAM_IN_LOSS, "cam = min_max_normalize(make_cam(feature_map, labels, fc_weight))"),
+        {"cam_loss": "fc_weight.detach()"}, {"cam_loss_train_step"}),
+    "normalized_over_the_batch": Mutant(
+        mutate(_CL, "min_max_normalize", "    flat = maps.flatten(1)\n", "    flat = maps.flatten().unsqueeze(0)\n"),
+        {"min_max_normalize": "not the batch's"}, {"cam_loss", "cam_loss_train_step", "localization"}),
+    "normalized_along_one_axis": Mutant(
+        mutate(_CL, "min_max_normalize", "    flat = maps.flatten(1)\n    low = flat.min(dim=1).values.view(-1, 1, 1)\n"
+               "    high = flat.max(dim=1).values.view(-1, 1, 1)\n",
+               "    low, high = maps.amin(dim=2, keepdim=True), maps.amax(dim=2, keepdim=True)\n"),
+        {"min_max_normalize": "both spatial axes"}, {"cam_loss", "cam_loss_train_step"}),
+    "cam_of_the_predicted_class": Mutant(
+        mutate(_CL, "cam_loss", _CAM_IN_LOSS,
+               "cam = min_max_normalize(make_cam(feature_map, logits.argmax(dim=1), fc_weight.detach()))"),
+        {"cam_loss": "not of its predicted class"}, {"cam_loss_train_step"}),
+    "maps_compared_before_normalization": Mutant(
+        mutate(_CL, "cam_loss", "    l_cam = (cam - caam).abs().mean()\n",
+               "    l_cam = (make_cam(feature_map, labels, fc_weight.detach()) - make_caam(feature_map)).abs().mean()\n"),
+        {"cam_loss": "normalize both maps before comparing"}, {"cam_loss_train_step"}),
+    "l1_summed_not_averaged": Mutant(
+        mutate(_CL, "cam_loss", "l_cam = (cam - caam).abs().mean()", "l_cam = (cam - caam).abs().sum()"),
+        {"cam_loss": "do not sum them"}, {"cam_loss_train_step"}),
+}
+
+ASSIGNMENTS = {"linear_classifier": LINEAR, "simclr": SIMCLR, "cam_loss": CAM}
+MUTANTS = {"linear_classifier": LINEAR_MUTANTS, "simclr": SIMCLR_MUTANTS, "cam_loss": CAM_MUTANTS}
 
 
 def all_cases() -> dict[str, Case]:
