@@ -121,3 +121,42 @@ def plot_embeddings_2d(embeddings: Dict[str, torch.Tensor], labels: torch.Tensor
     axes[0, -1].legend(markerscale=3, fontsize=8, bbox_to_anchor=(1.02, 1), loc="upper left")
     plt.tight_layout()
     plt.show()
+
+
+def show_maps(images: torch.Tensor, maps: Dict[str, torch.Tensor], titles: Sequence[str], masks: torch.Tensor | None = None) -> None:
+    """A column per image: the image (with its mask's outline when given), then each named (N, S, S) map in
+    [0, 1] laid over it as a heat map, one row per map. images: (N, C, S, S) in [0, 1]."""
+    rows = 1 + len(maps)
+    fig, axes = plt.subplots(rows, len(images), figsize=(1.6 * len(images), 1.7 * rows), squeeze=False)
+    for col, image in enumerate(images):
+        shown = _to_hwc(image)
+        axes[0, col].imshow(shown, cmap="gray")
+        if masks is not None:
+            axes[0, col].contour(masks[col].cpu().float().numpy(), levels=[0.5], colors="lime", linewidths=1)
+        axes[0, col].set_title(titles[col], fontsize=9)
+        for row, (name, values) in enumerate(maps.items(), start=1):
+            axes[row, col].imshow(shown, cmap="gray")
+            axes[row, col].imshow(values[col].detach().cpu().float().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            if col == 0:
+                axes[row, col].set_ylabel(name, fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    plt.tight_layout()
+    plt.show()
+
+
+def plot_training_curves(histories: Dict[str, Sequence[Dict[str, float]]], keys: Sequence[str] = ("ce", "cam"), smooth: int = 20) -> None:
+    """Each run's per-step losses (moving averages over `smooth` steps), one panel per key."""
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.3), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for name, history in histories.items():
+            values = torch.tensor([step[key] for step in history])
+            window = max(1, min(smooth, len(values)))
+            averaged = values.unfold(0, window, 1).mean(dim=1)
+            ax.plot(torch.arange(window - 1, len(values)).numpy(), averaged.numpy(), label=name)
+        ax.set_xlabel("step")
+        ax.set_title({"ce": "cross-entropy", "cam": "L_cam", "total": "total loss"}.get(key, key))
+        ax.legend()
+    plt.tight_layout()
+    plt.show()
