@@ -22,9 +22,11 @@ from utils.data import (
     dev_subset,
     load_cifar10,
     load_dataset,
+    load_digit_canvas_splits,
     load_digits_splits,
     load_mnist,
     load_shapes_splits,
+    make_digit_canvas,
     make_shapes,
     preprocess,
 )
@@ -222,6 +224,48 @@ def _cifar_image(k: int) -> np.ndarray:
 def _dump(path: Path, obj: dict) -> None:
     with open(path, "wb") as f:
         pickle.dump(obj, f)
+
+
+def test_digit_canvas_places_each_digit_inside_its_box():
+    digits = load_digits_splits()
+    clean = make_digit_canvas(digits["X_train"], digits["y_train"], 50, seed=3, clutter=False)
+    noisy = make_digit_canvas(digits["X_train"], digits["y_train"], 50, seed=3)
+    assert clean["images"].shape == (50, 1, 32, 32) and clean["images"].dtype == torch.float32
+    assert clean["masks"].shape == (50, 32, 32) and clean["masks"].dtype == torch.bool
+    assert torch.equal(clean["labels"], noisy["labels"]) and torch.equal(clean["masks"], noisy["masks"])
+    assert 0 <= noisy["images"].min() and noisy["images"].max() <= 1
+    for image, mask in zip(clean["images"][:, 0], clean["masks"]):
+        ink = image >= 0.5
+        rows, cols = ink.any(dim=1).nonzero().flatten(), ink.any(dim=0).nonzero().flatten()
+        box = torch.zeros_like(mask)
+        box[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
+        assert torch.equal(mask, box)  # the tight box of the ink
+        assert mask.sum() <= 16 * 16 and image[~mask].max() < 0.5
+
+
+def test_digit_canvas_draws_the_digit_it_labels():
+    """Each clean canvas, cropped around its box's 16x16 square, is the upsampled digit of its label."""
+    digits = load_digits_splits()
+    pool, labels = digits["X_test"][:3], digits["y_test"][:3]
+    canvas = make_digit_canvas(pool, labels, 30, seed=1, clutter=False)
+    glyphs = F.interpolate(pool, scale_factor=2, mode="bilinear", align_corners=False)[:, 0].clamp(0, 1)
+    for image, label in zip(canvas["images"][:, 0], canvas["labels"]):
+        found = [i for i, g in enumerate(glyphs) for r in range(17) for c in range(17)
+                 if torch.allclose(image[r:r + 16, c:c + 16], g) and image.sum().item() == pytest.approx(g.sum().item(), rel=1e-5)]
+        assert found and all(labels[i] == label for i in found)
+
+
+def test_digit_canvas_splits_are_seeded_and_draw_from_disjoint_digits():
+    a, b = load_digit_canvas_splits(200, 20, 50, seed=4), load_digit_canvas_splits(200, 20, 50, seed=4)
+    assert all(torch.equal(a[k], b[k]) for k in a if k != "classes")
+    assert a["X_train"].shape == (200, 1, 32, 32) and a["masks_test"].shape == (50, 32, 32)
+    assert load_dataset("digit_canvas", num_train=10, num_val=0, num_test=5)["X_test"].shape == (5, 1, 32, 32)
+    with pytest.raises(ValueError, match="canvas_size must be >= 16"):
+        make_digit_canvas(torch.zeros(2, 1, 8, 8), torch.zeros(2, dtype=torch.long), 3, canvas_size=12)
+    with pytest.raises(ValueError, match=r"\(M, 1, 8, 8\)"):
+        make_digit_canvas(torch.zeros(2, 8, 8), torch.zeros(2, dtype=torch.long), 3)
+    with pytest.raises(ValueError, match="num_train >= 1"):
+        load_digit_canvas_splits(0)
 
 
 @pytest.fixture
