@@ -265,7 +265,8 @@ def train_cam_model(
     steps_per_epoch = len(X) // batch_size
     history = []
     model.train()
-    with tqdm(total=epochs * steps_per_epoch, desc=desc) as progress:
+    # Refreshed at most once a second: a notebook kernel sends every refresh as a message.
+    with tqdm(total=epochs * steps_per_epoch, desc=desc, mininterval=1.0) as progress:
         for epoch in range(epochs):
             weight = alpha_schedule(epoch, warmup_epochs, alpha)
             order = torch.randperm(len(X), generator=gen)
@@ -275,7 +276,7 @@ def train_cam_model(
                                              y[batch].to(device), weight)
                 history.append({**losses, "alpha": weight})
                 progress.update(1)
-                progress.set_postfix(ce=f"{losses['ce']:.3f}", cam=f"{losses['cam']:.3f}", alpha=weight)
+                progress.set_postfix(ce=f"{losses['ce']:.3f}", cam=f"{losses['cam']:.3f}", alpha=weight, refresh=False)
     return history
 
 

@@ -258,12 +258,13 @@ def train_simclr(
     if len(loader) == 0:
         raise ValueError("the loader yields no batch: is the dataset smaller than the batch size with drop_last?")
     history, start = [], time.perf_counter()
-    with tqdm(total=max_steps, desc="SimCLR training") as progress:
+    # Refreshed at most once a second: a notebook kernel sends every refresh as a message.
+    with tqdm(total=max_steps, desc="SimCLR training", mininterval=1.0) as progress:
         while len(history) < max_steps:
             for x_i, x_j, _ in loader:
                 history.append(simclr_train_step(model, optimizer, x_i.to(device), x_j.to(device), tau))
                 progress.update(1)
-                progress.set_postfix(loss=f"{history[-1]:.3f}")
+                progress.set_postfix(loss=f"{history[-1]:.3f}", refresh=False)
                 out_of_time = time_budget is not None and time.perf_counter() - start > time_budget
                 if len(history) >= max_steps or out_of_time:
                     return history
