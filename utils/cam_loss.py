@@ -126,7 +126,7 @@ def _check_cam_inputs(feature_map: torch.Tensor, labels: torch.Tensor, fc_weight
         )
     if labels.shape != (feature_map.shape[0],):
         raise ValueError(f"labels should be ({feature_map.shape[0]},), one per feature map; got {tuple(labels.shape)}")
-    if labels.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.bool):
+    if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
         raise ValueError(f"labels should be integer class indices; got dtype {labels.dtype}")
     if labels.numel() and (labels.min() < 0 or labels.max() >= fc_weight.shape[0]):
         raise ValueError(
@@ -270,6 +270,15 @@ def predict_with_maps(model: nn.Module, X: torch.Tensor, batch_size: int = 256) 
     return torch.cat([o[0].cpu() for o in outputs]), torch.cat([o[1].cpu() for o in outputs])
 
 
+def cams_at_image_size(
+    feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor, size: Tuple[int, int]
+) -> torch.Tensor:
+    """Min-max normalized CAMs of the given classes, bilinearly upsampled to size (S, S): (N, S, S)."""
+    cams = make_cam(feature_map, labels, fc_weight.detach())
+    upsampled = F.interpolate(cams.unsqueeze(1), size=size, mode="bilinear", align_corners=False)
+    return min_max_normalize(upsampled.squeeze(1))
+
+
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, masks: torch.Tensor | None = None) -> Dict[str, float]:
     """How the model does on (X, y): accuracy, l_ce and l_cam (cam_loss over the whole set), and with masks
     (N, S, S) the localization of its CAMs of the true classes: mass_inside (mean cam_mass_inside) and
@@ -282,15 +291,6 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, masks: torch.Te
         result["mass_inside"] = cam_mass_inside(cams, masks).mean().item()
         result["pointing"] = pointing_game(cams, masks).double().mean().item()
     return result
-
-
-def cams_at_image_size(
-    feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor, size: Tuple[int, int]
-) -> torch.Tensor:
-    """Min-max normalized CAMs of the given classes, bilinearly upsampled to size (S, S): (N, S, S)."""
-    cams = make_cam(feature_map, labels, fc_weight.detach())
-    upsampled = F.interpolate(cams.unsqueeze(1), size=size, mode="bilinear", align_corners=False)
-    return min_max_normalize(upsampled.squeeze(1))
 
 
 def _check_maps_and_masks(maps: torch.Tensor, masks: torch.Tensor) -> None:
