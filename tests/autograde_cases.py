@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -20,10 +21,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def mutate(source: str, function: str, old: str, new: str) -> str:
-    """source with old replaced by new inside one top-level function (old must occur there exactly once)."""
-    start = source.index(f"\ndef {function}(")
-    end = source.find("\ndef ", start + 1)
-    end = len(source) if end == -1 else end
+    """source with old replaced by new inside one top-level function or class (old must occur there exactly once)."""
+    start = re.search(rf"\n(def|class) {function}\b", source).start()
+    following = re.search(r"\n(def|class) ", source[start + 1:])
+    end = len(source) if following is None else start + 1 + following.start()
     body = source[start:end]
     assert body.count(old) == 1, f"mutation target not found exactly once in {function}: {old!r}"
     return source[:start] + body.replace(old, new) + source[end:]
@@ -194,8 +195,39 @@ CAM_MUTANTS = {
         {"cam_loss": "do not sum them"}, {"cam_loss_train_step"}),
 }
 
-ASSIGNMENTS = {"linear_classifier": LINEAR, "simclr": SIMCLR, "cam_loss": CAM}
-MUTANTS = {"linear_classifier": LINEAR_MUTANTS, "simclr": SIMCLR_MUTANTS, "cam_loss": CAM_MUTANTS}
+# ---------------------------------------------------------------------------------------------
+# Assignment 4: neural collapse
+# ---------------------------------------------------------------------------------------------
+NEURAL_COLLAPSE = Assignment(
+    "neural_collapse", "assignments/04_neural_collapse.ipynb",
+    {"etf_gram_target", "etf_objective_naive", "etf_objective", "etf_gradient_descent", "simplex_etf", "etf_classifier",
+     "dot_regression_loss", "nc1", "nc2", "nc3", "nc4", "long_tailed_indices"},
+    quick_parameters={"EPOCHS": 2, "METRICS_EVERY": 1},
+)
+_NC = NEURAL_COLLAPSE.solution
+NEURAL_COLLAPSE_MUTANTS = {
+    "etf_without_centring": Mutant(
+        mutate(_NC, "simplex_etf", "(U - U.mean(dim=1, keepdim=True))", "U"),
+        {"simplex_etf": "centre the orthonormal columns"}, {"etf_classifier"}),
+    "etf_scale_missing": Mutant(
+        mutate(_NC, "simplex_etf", "W = math.sqrt(C / (C - 1)) * (U", "W = (U"),
+        {"simplex_etf": "scale by sqrt(C / (C - 1))"}, {"etf_classifier"}),
+    "head_registered_as_a_parameter": Mutant(
+        mutate(_NC, "ETFClassifier", 'self.register_buffer("weight", simplex_etf(num_features, num_classes, seed=seed))',
+               "self.weight = nn.Parameter(simplex_etf(num_features, num_classes, seed=seed))"),
+        {"etf_classifier": "register_buffer"}),
+    "nc1_with_sigma_b_not_its_pseudo_inverse": Mutant(
+        mutate(_NC, "neural_collapse_metrics", "torch.linalg.pinv(sigma_b)", "sigma_b"),
+        {"nc1": "pseudo-inverse"}),
+    "long_tailed_profile_inverted": Mutant(
+        mutate(_NC, "long_tailed_counts", "imbalance_ratio ** (c / (num_classes - 1))",
+               "imbalance_ratio ** ((num_classes - 1 - c) / (num_classes - 1))"),
+        {"long_tailed_indices": "class 0 keeps the most"}),
+}
+
+ASSIGNMENTS = {"linear_classifier": LINEAR, "simclr": SIMCLR, "cam_loss": CAM, "neural_collapse": NEURAL_COLLAPSE}
+MUTANTS = {"linear_classifier": LINEAR_MUTANTS, "simclr": SIMCLR_MUTANTS, "cam_loss": CAM_MUTANTS,
+           "neural_collapse": NEURAL_COLLAPSE_MUTANTS}
 
 
 def all_cases() -> dict[str, Case]:

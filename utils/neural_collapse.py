@@ -1,0 +1,254 @@
+# Student version, generated from the reference solution: fill in each TODO block.
+# Replace the `raise NotImplementedError(...)` line with your code; leave the rest as it is.
+"""Assignment 4: neural collapse and fixed simplex-ETF classifier heads on long-tailed data.
+
+Conventions:
+- A classifier's weight W is (D, C): one D-dimensional column per class (features h are (N, D), logits h @ W).
+- A simplex equiangular tight frame (ETF) is C unit vectors with pairwise inner product -1/(C-1): the
+  Gram matrix W^T W equals M = etf_gram_target(C).
+- Neural collapse (Papyan, Han and Donoho, PNAS 2020): at the end of training, the features of each class
+  collapse to their class mean (NC1), the centred class means form a simplex ETF (NC2), the classifier
+  aligns with them (NC3), and the classifier acts as a nearest-class-mean rule (NC4).
+
+Fill in the code between the TODO markers only; everything else is provided.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Dict, List, NamedTuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def hello_neural_collapse() -> str:
+    """Says hello: the notebook calls it to check that the module imports."""
+    return "Hello from utils/neural_collapse.py!"
+
+
+def _check_num_classes(num_classes: int) -> None:
+    if num_classes < 2:
+        raise ValueError(f"a simplex ETF needs at least 2 classes; got num_classes = {num_classes}")
+
+
+# --------------------------------------------------------------------------------------
+# The simplex ETF by optimization
+# --------------------------------------------------------------------------------------
+def etf_gram_target(num_classes: int, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
+    """The Gram matrix of a simplex ETF: (C, C) with 1 on the diagonal and -1/(C-1) off it."""
+    _check_num_classes(num_classes)
+    # TODO: etf_gram_target (see the docstring above).
+    raise NotImplementedError("etf_gram_target: not implemented yet; fill the TODO in utils/neural_collapse.py")
+    return target
+
+
+def etf_objective_naive(W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """||W^T W - M||_F^2 and its gradient with respect to W (D, C), with loops over the column pairs.
+
+    M = etf_gram_target(C) (in W's dtype and device). Returns (loss, a scalar tensor; grad, (D, C)).
+    """
+    # TODO: etf_objective_naive (see the docstring above).
+    raise NotImplementedError("etf_objective_naive: not implemented yet; fill the TODO in utils/neural_collapse.py")
+    return loss, grad
+
+
+def etf_objective(W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """etf_objective_naive without Python loops; same inputs and outputs."""
+    # TODO: etf_objective (see the docstring above).
+    raise NotImplementedError("etf_objective: not implemented yet; fill the TODO in utils/neural_collapse.py")
+    return loss, grad
+
+
+class DescentResult(NamedTuple):
+    weight: torch.Tensor  # (D, C)
+    iterations: int  # gradient steps taken
+    losses: List[float]  # the objective before each step, and after the last
+
+
+def etf_by_gradient_descent(
+    num_features: int, num_classes: int, lr: float = 0.05, tol: float = 1e-6, max_iters: int = 10000, seed: int = 0,
+) -> DescentResult:
+    """Gradient descent on etf_objective from a seeded Gaussian start W0 = randn(D, C) / sqrt(D) (float64),
+    stopping as soon as the objective is <= tol. When max_iters steps do not get there, it warns
+    (RuntimeWarning) and returns where it stopped."""
+    _check_num_classes(num_classes)
+    if num_features < num_classes - 1:
+        raise ValueError(f"no simplex ETF of {num_classes} classes exists in {num_features} < C - 1 dimensions")
+    gen = torch.Generator().manual_seed(seed)
+    W = torch.randn(num_features, num_classes, generator=gen, dtype=torch.float64) / math.sqrt(num_features)
+    losses = []
+    # TODO: etf_by_gradient_descent (see the docstring above).
+    raise NotImplementedError("etf_by_gradient_descent: not implemented yet; fill the TODO in utils/neural_collapse.py")
+    warnings.warn(f"gradient descent stopped after {max_iters} steps at objective {losses[-1]:.3g} > tol = {tol:g}; "
+                  "raise max_iters or lr", RuntimeWarning)
+    return DescentResult(W, max_iters, losses)
+
+
+# --------------------------------------------------------------------------------------
+# The simplex ETF in closed form
+# --------------------------------------------------------------------------------------
+def _helmert_basis(num_classes: int, dtype: torch.dtype, device) -> torch.Tensor:
+    """(C, C-1) orthonormal columns spanning the vectors orthogonal to the all-ones vector (Helmert's)."""
+    k = torch.arange(1, num_classes, dtype=dtype, device=device)  # column k has k ones, then -k
+    rows = torch.arange(num_classes, device=device).unsqueeze(1)
+    scale = 1 / torch.sqrt(k * (k + 1))
+    basis = torch.where(rows < k, scale, torch.where(rows == k, -k * scale, torch.zeros((), dtype=dtype, device=device)))
+    return basis
+
+
+def simplex_etf(
+    num_features: int, num_classes: int, seed: int | None = None, dtype: torch.dtype = torch.float32, device=None
+) -> torch.Tensor:
+    """A simplex ETF in closed form: (D, C) unit columns with pairwise inner products -1/(C-1).
+
+    W = sqrt(C / (C-1)) U (I - 11^T / C), where U (D, C) is:
+    - for D >= C, U has orthonormal columns: the Q of the QR decomposition of a (D, C) Gaussian matrix;
+    - for D = C - 1 no (D, C) matrix has orthonormal columns; then U = Q V^T with Q from a (D, D)
+      Gaussian matrix and V (C, C-1) an orthonormal basis of the vectors orthogonal to the all-ones
+      vector (provided: _helmert_basis), which is all the centring needs.
+    Either way W^T W = C/(C-1) (I - 11^T/C) = etf_gram_target(C). Multiplying by I - 11^T/C centres each
+    row of U (subtract its mean over the C columns). The Gaussian matrix is drawn with a torch.Generator
+    seeded by seed (the global generator when seed is None), which gives the ETF a random orientation.
+    Computed in float64 and returned in dtype, on device. D < C - 1 is a ValueError: no simplex ETF exists.
+    """
+    _check_num_classes(num_classes)
+    if num_features < num_classes - 1:
+        raise ValueError(
+            f"no simplex ETF of C = {num_classes} classes exists in D = {num_features} dimensions: its C vectors "
+            f"sum to zero and span a (C - 1)-dimensional space, so D must be at least C - 1 = {num_classes - 1}"
+        )
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    D, C = num_features, num_classes
+    # TODO: simplex_etf (see the docstring above).
+    raise NotImplementedError("simplex_etf: not implemented yet; fill the TODO in utils/neural_collapse.py")
+    return W.to(dtype=dtype, device=device)
+
+
+class ETFClassifier(nn.Module):
+    """A classifier head whose weight is a fixed simplex ETF: logits = scale * h @ weight.
+
+    weight (D, C) is a registered buffer, never a parameter: it moves with .to() and is saved in the
+    state dict, but no optimizer can change it. With normalize_features, h is scaled to unit norm first.
+    """
+
+    def __init__(self, num_features: int, num_classes: int, scale: float = 1.0, normalize_features: bool = False,
+                 seed: int = 0):
+        super().__init__()
+        self.scale, self.normalize_features = scale, normalize_features
+        # TODO: ETFClassifier.__init__ (see the docstring above).
+        raise NotImplementedError("ETFClassifier.__init__: not implemented yet; fill the TODO in utils/neural_collapse.py")
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if self.normalize_features:
+            features = F.normalize(features, dim=1)
+        return self.scale * features @ self.weight.to(features.dtype)
+
+
+# --------------------------------------------------------------------------------------
+# Losses for a fixed ETF head
+# --------------------------------------------------------------------------------------
+def _check_features(features: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor | None = None) -> None:
+    if features.dim() != 2:
+        raise ValueError(f"features should be (N, D); got shape {tuple(features.shape)}")
+    if labels.shape != (features.shape[0],):
+        raise ValueError(f"labels should be ({features.shape[0]},), one per feature row; got {tuple(labels.shape)}")
+    if weight is not None:
+        if weight.dim() != 2 or weight.shape[0] != features.shape[1]:
+            raise ValueError(f"weight should be (D, C) with D = {features.shape[1]}; got {tuple(weight.shape)}")
+        if labels.numel() and (labels.min() < 0 or labels.max() >= weight.shape[1]):
+            raise ValueError(f"labels should lie in [0, {weight.shape[1]}); got {labels.min().item()} to {labels.max().item()}")
+
+
+def dot_regression_loss(features: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Yang et al. (NeurIPS 2022): 1/2 mean over the batch of (cos(h_i, w_{y_i}) - 1)^2, with the
+    features h (N, D) and the columns of weight (D, C) normalized to unit length."""
+    _check_features(features, labels, weight)
+    # TODO: dot_regression_loss (see the docstring above).
+    raise NotImplementedError("dot_regression_loss: not implemented yet; fill the TODO in utils/neural_collapse.py")
+    return loss
+
+
+def center_collapse_loss(features: torch.Tensor, labels: torch.Tensor, head: ETFClassifier) -> torch.Tensor:
+    """The center-collapse regularizer of Zhong et al. (2023) in its classification form: the mean feature
+    of every class present in the batch is classified by the fixed ETF head, and the loss is the
+    cross-entropy of those means against their classes (averaged over the classes present)."""
+    _check_features(features, labels, head.weight)
+    present = labels.unique()
+    one_hot = (labels.unsqueeze(1) == present.unsqueeze(0)).to(features.dtype)  # (N, P)
+    means = (one_hot.t() @ features) / one_hot.sum(dim=0, keepdim=True).t()
+    return F.cross_entropy(head(means), present)
+
+
+# --------------------------------------------------------------------------------------
+# Measuring neural collapse
+# --------------------------------------------------------------------------------------
+def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(C, D) per-class means of features (N, D); ValueError naming a class with no sample."""
+    counts = torch.bincount(labels, minlength=num_classes)
+    if (counts == 0).any():
+        missing = (counts == 0).nonzero().flatten().tolist()
+        raise ValueError(f"classes {missing} have no samples: every class needs at least one to measure collapse")
+    sums = torch.zeros(num_classes, features.shape[1], dtype=features.dtype, device=features.device)
+    return sums.index_add_(0, labels, features) / counts.unsqueeze(1).to(features.dtype)
+
+
+def neural_collapse_metrics(
+    features: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor | None = None
+) -> Dict[str, float]:
+    """The neural-collapse measurements of Papyan, Han and Donoho (2020) on features (N, D) with labels (N,).
+
+    With mu_G the global mean of all features, mu_c the class means and C the number of classes
+    (weight's columns, else labels.max() + 1):
+    - nc1: tr(Sigma_W pinv(Sigma_B)) / C, where Sigma_W = average over all samples of
+      (h - mu_y)(h - mu_y)^T and Sigma_B = average over classes of (mu_c - mu_G)(mu_c - mu_G)^T
+      (as in Papyan et al. and the public reference code of Zhu et al., NeurIPS 2021);
+    - nc2_equinorm: std / mean of the norms ||mu_c - mu_G||;
+    - nc2_equiangularity: std of the cosines between distinct centred class means;
+    - nc2_etf_distance: ||G / ||G||_F - T / ||T||_F||_F, G the Gram matrix of the centred class means
+      and T = etf_gram_target(C) (the ETF distance of Zhu et al.'s code);
+    with weight (D, C):
+    - nc3: ||W / ||W||_F - M / ||M||_F||_F with M (D, C) the centred class means as columns;
+    - nc4: the fraction of samples on which the classifier, argmax_c h @ W, disagrees with the nearest
+      class mean, argmin_c ||h - mu_c||.
+    A class with no sample is a ValueError. Computed in float64; returns Python floats.
+    """
+    _check_features(features, labels, weight)
+    num_classes = weight.shape[1] if weight is not None else int(labels.max()) + 1
+    _check_num_classes(num_classes)
+    h = features.detach().double()
+    means = class_means(h, labels, num_classes)  # (C, D)
+    # TODO: neural_collapse_metrics (see the docstring above).
+    raise NotImplementedError("neural_collapse_metrics: not implemented yet; fill the TODO in utils/neural_collapse.py")
+    return metrics
+
+
+# --------------------------------------------------------------------------------------
+# Long-tailed data
+# --------------------------------------------------------------------------------------
+def long_tailed_counts(num_per_class: int, num_classes: int, imbalance_ratio: float) -> List[int]:
+    """The exponential profile of CIFAR-10-LT (Cao et al., 2019): class c keeps
+    int(num_per_class * imbalance_ratio ** (c / (C - 1))) samples, from num_per_class for class 0 down to
+    num_per_class * imbalance_ratio for class C - 1."""
+    if not 0 < imbalance_ratio <= 1:
+        raise ValueError(f"imbalance_ratio should lie in (0, 1] (smallest / largest class); got {imbalance_ratio}")
+    _check_num_classes(num_classes)
+    # TODO: long_tailed_counts (see the docstring above).
+    raise NotImplementedError("long_tailed_counts: not implemented yet; fill the TODO in utils/neural_collapse.py")
+    return counts
+
+
+def long_tailed_indices(labels: torch.Tensor, imbalance_ratio: float, seed: int = 0) -> torch.Tensor:
+    """Indices of a long-tailed subset of a dataset with labels (N,): class c keeps a seeded random
+    long_tailed_counts(n_max, C, imbalance_ratio)[c] of its samples, where n_max is the size of the
+    smallest class (so every class has enough). Returned sorted."""
+    num_classes = int(labels.max()) + 1
+    available = torch.bincount(labels, minlength=num_classes)
+    counts = long_tailed_counts(int(available.min()), num_classes, imbalance_ratio)
+    gen = torch.Generator().manual_seed(seed)
+    picks = []
+    for c, count in enumerate(counts):
+        members = (labels == c).nonzero().flatten()
+        picks.append(members[torch.randperm(len(members), generator=gen)[:count]])
+    return torch.cat(picks).sort().values
