@@ -131,18 +131,27 @@ def check_gradient_descent(etf_by_gradient_descent: Callable) -> None:
     report_pass("etf_gradient_descent", f"objective <= {tol:g} after {iterations} steps")
 
 
+def _check_gram(name: str, gram: torch.Tensor, tol: float) -> None:
+    """gram within tol of etf_gram_target entrywise (absolute: its entries are of order 1, and an exact 0 off
+    the diagonal comes out of a product as 1e-17, which a relative error would blow up)."""
+    C = gram.shape[0]
+    error = (gram - _target(C)).abs().max().item()
+    if error <= tol:
+        return
+    uncentred = "centre the orthonormal columns: multiply by I - 11^T / C"
+    mistakes = [(C / (C - 1) * torch.eye(C, dtype=torch.float64), uncentred), (torch.eye(C, dtype=torch.float64), uncentred),
+                ((C - 1) / C * _target(C), "scale by sqrt(C / (C - 1)): the centred columns have norm sqrt((C-1)/C)")]
+    hint = next((h for wrong, h in mistakes if (gram - wrong).abs().max().item() <= 1e-6), None)
+    fail(f"{name} is off the ETF target 1 / -1/(C-1) by up to {error:.2e} (allowed {tol:.0e})", hint)
+
+
 def check_simplex_etf(simplex_etf: Callable) -> None:
     """Gram error for D > C, D = C, D = C - 1, float64 and float32; seeded orientation; the D < C - 1 error."""
     for D, C in [(10, 4), (6, 6), (9, 10), (2, 3), (1, 2)]:
         W = check_shape(f"simplex_etf({D}, {C})", simplex_etf(D, C, seed=0, dtype=torch.float64), (D, C))
         if W.dtype != torch.float64:
             fail(f"simplex_etf returned {W.dtype}; return the dtype asked for")
-        gram = W.t() @ W
-        unscaled = (C - 1) / C * _target(C)
-        uncentred = "centre the orthonormal columns: multiply by I - 11^T / C"
-        check_close(f"the Gram matrix of simplex_etf({D}, {C})", gram, _target(C), tol=1e-12, mistakes=[
-            (C / (C - 1) * torch.eye(C, dtype=torch.float64), uncentred), (torch.eye(C, dtype=torch.float64), uncentred),
-            (unscaled, "scale by sqrt(C / (C - 1)): the centred columns have norm sqrt((C-1)/C)")])
+        _check_gram(f"the Gram matrix of simplex_etf({D}, {C})", W.t() @ W, 1e-12)
     W32 = simplex_etf(300, 100, seed=1, dtype=torch.float32)
     if W32.dtype != torch.float32:
         fail(f"simplex_etf(..., dtype=torch.float32) returned {W32.dtype}")
@@ -170,7 +179,7 @@ def check_etf_classifier(classifier_class: Callable) -> None:
     if "weight" not in dict(head.named_buffers()) or "weight" not in head.state_dict():
         fail("ETFClassifier's weight should be a registered buffer (it then moves with .to() and is saved)")
     check_shape("ETFClassifier.weight", weight, (6, 4))
-    check_close("the Gram matrix of ETFClassifier.weight", weight.double().t() @ weight.double(), _target(4), tol=1e-6)
+    _check_gram("the Gram matrix of ETFClassifier.weight", weight.double().t() @ weight.double(), 1e-6)
     model = nn.Sequential(nn.Linear(3, 6), head)
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     before = weight.clone()
