@@ -21,6 +21,7 @@ from typing import Dict, List, NamedTuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 
 def hello_neural_collapse() -> str:
@@ -252,3 +253,75 @@ def long_tailed_indices(labels: torch.Tensor, imbalance_ratio: float, seed: int 
         members = (labels == c).nonzero().flatten()
         picks.append(members[torch.randperm(len(members), generator=gen)[:count]])
     return torch.cat(picks).sort().values
+
+
+# --------------------------------------------------------------------------------------
+# The experiment: a network with a learnable or a fixed ETF head on long-tailed data
+# --------------------------------------------------------------------------------------
+class FeatureNet(nn.Module):
+    """An MLP backbone giving D-dimensional features and a classifier head on them.
+
+    head: "linear" (a learnable linear layer without bias) or "etf" (ETFClassifier, fixed).
+    forward(x) with x (N, in_features) returns (logits (N, C), features (N, D)); classifier_weight is
+    the head's (D, C) weight, learnable or not.
+    """
+
+    def __init__(self, in_features: int, num_classes: int, num_features: int = 32, hidden: int = 128,
+                 head: str = "linear", seed: int = 0):
+        super().__init__()
+        if head not in ("linear", "etf"):
+            raise ValueError(f"head should be 'linear' or 'etf'; got {head!r}")
+        self.backbone = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                      nn.Linear(hidden, num_features))
+        self.head = nn.Linear(num_features, num_classes, bias=False) if head == "linear" else \
+            ETFClassifier(num_features, num_classes, seed=seed)
+
+    @property
+    def classifier_weight(self) -> torch.Tensor:
+        return self.head.weight.t() if isinstance(self.head, nn.Linear) else self.head.weight
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.backbone(x)
+        return self.head(features), features
+
+
+def train_feature_net(
+    model: FeatureNet, X: torch.Tensor, y: torch.Tensor, loss: str = "ce", epochs: int = 200, batch_size: int = 64,
+    lr: float = 0.05, weight_decay: float = 5e-4, seed: int = 0, metrics_every: int = 10, desc: str = "training",
+) -> List[Dict[str, float]]:
+    """SGD with momentum 0.9 on (X, y) with cross-entropy ("ce") on the logits or dot-regression ("dr")
+    against the head's weight. Every metrics_every epochs (and after the last), records the epoch, the
+    training loss and neural_collapse_metrics of the training features with the head's weight."""
+    if loss not in ("ce", "dr"):
+        raise ValueError(f"loss should be 'ce' or 'dr'; got {loss!r}")
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    history = []
+    for epoch in tqdm(range(1, epochs + 1), desc=desc, mininterval=1.0):
+        model.train()
+        total = 0.0
+        for batch in torch.randperm(len(X), generator=gen).split(batch_size):
+            logits, features = model(X[batch])
+            value = F.cross_entropy(logits, y[batch]) if loss == "ce" else \
+                dot_regression_loss(features, y[batch], model.classifier_weight)
+            optimizer.zero_grad()
+            value.backward()
+            optimizer.step()
+            total += value.item() * len(batch)
+        if epoch % metrics_every == 0 or epoch == epochs:
+            model.eval()
+            with torch.no_grad():
+                _, features = model(X)
+            metrics = neural_collapse_metrics(features, y, model.classifier_weight.detach())
+            history.append({"epoch": epoch, "loss": total / len(X), **metrics})
+    return history
+
+
+@torch.no_grad()
+def per_class_accuracy(model: FeatureNet, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(C,) accuracy of the model on each class of (X, y), the prediction being argmax_c logits."""
+    model.eval()
+    logits, _ = model(X)
+    correct = (logits.argmax(dim=1) == y).double()
+    num_classes = logits.shape[1]
+    return torch.zeros(num_classes, dtype=torch.float64).index_add_(0, y, correct) / torch.bincount(y, minlength=num_classes)

@@ -160,3 +160,48 @@ def plot_training_curves(histories: Dict[str, Sequence[Dict[str, float]]], keys:
         ax.legend()
     plt.tight_layout()
     plt.show()
+
+
+def show_gram_matrices(matrices: Dict[str, torch.Tensor], vmin: float = -1.0, vmax: float = 1.0) -> None:
+    """Each named (C, C) matrix as a heat map, side by side, on one colour scale."""
+    fig, axes = plt.subplots(1, len(matrices), figsize=(3.6 * len(matrices), 3.2), squeeze=False)
+    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+        image = ax.imshow(matrix.detach().cpu().double().numpy(), cmap="RdBu_r", vmin=vmin, vmax=vmax)
+        ax.set_title(name, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
+    plt.show()
+
+
+def plot_metric_curves(histories: Dict[str, Sequence[Dict[str, float]]], keys: Sequence[str], x: str = "epoch") -> None:
+    """One panel per metric key: its value against x for each named run (log scale where all are positive)."""
+    columns = min(3, len(keys))
+    rows = math.ceil(len(keys) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.1 * rows), squeeze=False)
+    for ax in axes.flat[len(keys):]:
+        ax.axis("off")
+    for ax, key in zip(axes.flat, keys):
+        for name, history in histories.items():
+            ax.plot([row[x] for row in history], [row[key] for row in history], marker=".", label=name)
+        if all(row[key] > 0 for history in histories.values() for row in history):
+            ax.set_yscale("log")
+        ax.set_title(key, fontsize=10)
+        ax.set_xlabel(x)
+    axes[0, 0].legend(fontsize=8)
+    plt.tight_layout()
+    plt.show()
+
+
+def plot_bars(values: Dict[str, Sequence[float]], labels: Sequence[str], title: str, ylabel: str) -> None:
+    """Grouped bars: one group per label, one bar per named series."""
+    width = 0.8 / len(values)
+    plt.figure(figsize=(max(6, 0.6 * len(labels) * len(values)), 3.2))
+    for i, (name, series) in enumerate(values.items()):
+        plt.bar([k + i * width for k in range(len(labels))], list(series), width=width, label=name)
+    plt.xticks([k + 0.4 - width / 2 for k in range(len(labels))], labels)
+    plt.ylabel(ylabel)
+    plt.title(title)
+    if len(values) > 1:
+        plt.legend(fontsize=8)
+    plt.show()
