@@ -343,12 +343,16 @@ class FeatureNet(nn.Module):
 def train_feature_net(
     model: FeatureNet, X: torch.Tensor, y: torch.Tensor, loss: str = "ce", epochs: int = 200, batch_size: int = 64,
     lr: float = 0.05, weight_decay: float = 5e-4, seed: int = 0, metrics_every: int = 10, desc: str = "training",
+    center_weight: float = 0.0,
 ) -> List[Dict[str, float]]:
     """SGD with momentum 0.9 on (X, y) with cross-entropy ("ce") on the logits or dot-regression ("dr")
-    against the head's weight. Every metrics_every epochs (and after the last), records the epoch, the
-    training loss and neural_collapse_metrics of the training features with the head's weight."""
+    against the head's weight, plus center_weight times center_collapse_loss (which needs the ETF head).
+    Every metrics_every epochs (and after the last), records the epoch, the training loss and
+    neural_collapse_metrics of the training features with the head's weight."""
     if loss not in ("ce", "dr"):
         raise ValueError(f"loss should be 'ce' or 'dr'; got {loss!r}")
+    if center_weight and not isinstance(model.head, ETFClassifier):
+        raise ValueError("center_weight > 0 needs the fixed ETF head (head='etf'): the class means are classified by it")
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     history = []
@@ -359,6 +363,8 @@ def train_feature_net(
             logits, features = model(X[batch])
             value = F.cross_entropy(logits, y[batch]) if loss == "ce" else \
                 dot_regression_loss(features, y[batch], model.classifier_weight)
+            if center_weight:
+                value = value + center_weight * center_collapse_loss(features, y[batch], model.head)
             optimizer.zero_grad()
             value.backward()
             optimizer.step()

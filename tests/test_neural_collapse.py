@@ -191,5 +191,10 @@ def test_training_records_metrics_and_learns_a_separable_problem():
         assert {"loss", "nc1", "nc3", "nc4"} <= set(history[-1])
         accuracy = nc.per_class_accuracy(model, X, y)
         assert accuracy.shape == (3,) and accuracy.min() >= 0.9, (head, loss, accuracy)
+    model = nc.FeatureNet(3, 3, num_features=4, hidden=16, head="etf")
+    history = nc.train_feature_net(model, X, y, epochs=30, lr=0.05, metrics_every=30, center_weight=1.0)
+    assert nc.per_class_accuracy(model, X, y).min() >= 0.9 and len(history) == 1
     with pytest.raises(ValueError, match="head should be"):
         nc.FeatureNet(3, 3, head="cosine")
+    with pytest.raises(ValueError, match="needs the fixed ETF head"):
+        nc.train_feature_net(nc.FeatureNet(3, 3, head="linear"), X, y, epochs=1, center_weight=1.0)
