@@ -228,13 +228,14 @@ def neural_collapse_metrics(
 ) -> Dict[str, float]:
     """The neural-collapse measurements of Papyan, Han and Donoho (2020) on features (N, D) with labels (N,).
 
-    With mu_G the global mean of all features, mu_c the class means and C the number of classes
-    (weight's columns, else labels.max() + 1):
+    With mu_G the global mean of all features (on long-tailed data, weighted by the class sizes), mu_c the
+    class means and C the number of classes (weight's columns, else labels.max() + 1); every std below is
+    torch.std's (with Bessel's correction):
     - nc1: tr(Sigma_W pinv(Sigma_B)) / C, where Sigma_W = average over all samples of
       (h - mu_y)(h - mu_y)^T and Sigma_B = average over classes of (mu_c - mu_G)(mu_c - mu_G)^T
       (as in Papyan et al. and the public reference code of Zhu et al., NeurIPS 2021);
     - nc2_equinorm: std / mean of the norms ||mu_c - mu_G||;
-    - nc2_equiangularity: std of the cosines between distinct centred class means;
+    - nc2_equiangularity: std of the C(C-1) off-diagonal entries of the cosine matrix of the centred means;
     - nc2_etf_distance: ||G / ||G||_F - T / ||T||_F||_F, G the Gram matrix of the centred class means
       and T = etf_gram_target(C) (the ETF distance of Zhu et al.'s code);
     with weight (D, C):
