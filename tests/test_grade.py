@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -124,3 +125,16 @@ def test_submissions_are_found_and_read_without_extracting(tmp_path):
     assert read_modules(found["a"], ["simclr", "cam_loss"]) == {"simclr": "good = 1\n"}
     assert read_modules(found["b"], ["cam_loss"]) == {"cam_loss": "x = 1\n"}
     assert not (tmp_path.parent / "escape").exists()
+
+
+def test_gradescope_entry_point_writes_results_json(tmp_path):
+    """tools/gradescope/run_autograder on Gradescope's layout: the repository in source/, the upload in submission/."""
+    (tmp_path / "source").symlink_to(REPO_ROOT, target_is_directory=True)
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "linear_classifier.py").write_text(LINEAR.solution)
+    env = {**os.environ, "AUTOGRADER": str(tmp_path), "LOSSLAB_GRADE_ARGS": f"--notebooks {NOTEBOOK}"}
+    proc = subprocess.run(["bash", str(REPO_ROOT / "tools" / "gradescope" / "run_autograder")], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert results["score"] == 29 and len(results["tests"]) == 14
