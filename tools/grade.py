@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import functools
 import json
 import os
 import resource
@@ -124,9 +125,15 @@ def _limits(memory_bytes: int):
     return apply
 
 
+@functools.lru_cache(maxsize=None)
+def _questions(notebook: Path) -> tuple:
+    """The canonical notebook's graded questions, parsed once per batch."""
+    return tuple(graded_questions(nbformat.read(notebook, as_version=4)))
+
+
 def _failed_report(notebook: Path, root: Path, status: str, message: str) -> dict:
     """A report in the autograder's format with every question of the notebook at 0 points."""
-    questions = graded_questions(nbformat.read(notebook, as_version=4))
+    questions = _questions(notebook)
     return {
         "notebook": notebook.relative_to(root).as_posix(),
         "questions": [{"id": q.id, "points": q.points, "earned": 0.0, "status": status, "message": message} for q in questions],
@@ -138,7 +145,7 @@ def _valid(report, notebook: Path) -> bool:
     """The report has exactly the canonical questions and points, and points only for passed questions
     (student code shares the copy with it, so it is checked, not trusted)."""
     try:
-        expected = [(q.id, q.points) for q in graded_questions(nbformat.read(notebook, as_version=4))]
+        expected = [(q.id, q.points) for q in _questions(notebook)]
         questions = report["questions"]
         if [(q["id"], q["points"]) for q in questions] != expected:
             return False
