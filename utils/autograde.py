@@ -6,21 +6,28 @@
 
 A graded cell starts with `# GRADED: <question_id> (<points> pts)`, optionally followed by
 `timeout=<seconds>`. Each question ends as passed, failed (an AssertionError from a check),
-not_implemented (NotImplementedError), error (any other exception) or timeout. A JSON report per
-notebook lands in reports/<notebook>.json. The exit status is 0 whenever grading ran, whatever
-the score.
+not_implemented (NotImplementedError), error (any other exception) or timeout. A cell that ends
+the kernel (os._exit, a crash) is an error, and the cells after it run again in a fresh kernel. A
+JSON report per notebook lands in reports/<notebook>.json. The exit status is 0 whenever grading
+ran, whatever the score.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import io
 import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from queue import Empty
+
 import nbformat
 import pytest
 
@@ -31,6 +38,9 @@ GRADED_HEADER = re.compile(
 UTILS_IMPORT = re.compile(r"^\s*(?:from|import)\s+utils\.(\w+)", re.MULTILINE)
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 STATUS_MARKS = {"passed": "ok", "failed": "FAIL", "not_implemented": "TODO", "error": "ERROR", "timeout": "TIME"}
+KERNEL_DIED = "the kernel died while running this cell (did the code call os._exit/exit, crash, or run out of memory?)"
+KERNEL_GONE = "the notebook's kernel died (an earlier cell may have crashed or exited it)"
+LIVENESS_POLL_S = 1.0  # how long a dead kernel can go unnoticed
 
 
 @dataclass
@@ -54,6 +64,7 @@ class Result:
 class CellOutcome:
     status: str
     message: str
+    kernel_gone: bool = False  # the cell could not run: an earlier cell had ended the kernel
 
 
 def graded_questions(notebook: nbformat.NotebookNode) -> list[Question]:
@@ -129,17 +140,54 @@ def _summarize_traceback(text: str, module: str | None = None) -> str:
     return lines[-1].strip() + where
 
 
+class KernelDied(RuntimeError):
+    """The kernel process ended while a cell was waiting for it."""
+
+
+def _watch_liveness(kernel):
+    """kernel.get_message in short polls that raise KernelDied as soon as the kernel process is gone.
+
+    nbval waits for a cell's reply (and then its output) in single blocking reads of the whole
+    timeout, and never looks at the process: a kernel that exits or crashes costs the full timeout.
+    Every one of those reads goes through RunningKernel.get_message, so cutting the read into short
+    polls with a liveness check between them notices a death within a second and otherwise leaves
+    nbval's behaviour, timeouts included, as it was. (A watcher thread could not unblock the read.)
+    """
+    read = kernel.get_message
+
+    def get_message(stream, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            try:
+                return read(stream, timeout=LIVENESS_POLL_S if left is None else max(0.0, min(left, LIVENESS_POLL_S)))
+            except Empty:
+                if left is not None and left <= LIVENESS_POLL_S:
+                    raise
+                if not kernel.is_alive():
+                    kernel.stop()  # closes the channels and removes the connection file
+                    raise KernelDied(KERNEL_DIED) from None
+
+    return get_message
+
+
 class _CellRecorder:
-    """A pytest plugin that sets each cell's timeout and records how each cell ended."""
+    """A pytest plugin that sets each cell's timeout, watches the kernel, and records how each cell ended."""
 
     def __init__(self, timeouts: dict[int, float], default_timeout: float):
         self.timeouts, self.default_timeout = timeouts, default_timeout
         self.outcomes: dict[int, CellOutcome] = {}
 
-    @pytest.hookimpl(tryfirst=True)
+    @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
         # nbval reads the timeout from the options for every cell it runs.
         item.config.option.nbval_cell_timeout = self.timeouts.get(item.cell_num, self.default_timeout)
+        kernel = item.parent.kernel
+        kernel.get_message = _watch_liveness(kernel)
+        try:
+            yield
+        finally:
+            del kernel.get_message  # back to the class's method
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -152,11 +200,15 @@ class _CellRecorder:
 def _classify(excinfo, outputs, timeout: float) -> CellOutcome:
     if excinfo is None:
         return CellOutcome("passed", "")
+    if excinfo.errisinstance(KernelDied):
+        return CellOutcome("error", KERNEL_DIED)
     text = str(excinfo.value)
     if "Timeout" in text and "waiting for output" not in text:
         return CellOutcome("timeout", f"did not finish within {timeout:g} s")
-    if "Kernel dead" in text or "waiting for output" in text:
-        return CellOutcome("error", "the notebook's kernel died (an earlier cell may have crashed or exited it)")
+    if "Kernel dead on test start" in text:
+        return CellOutcome("error", KERNEL_GONE, kernel_gone=True)
+    if "waiting for output" in text:
+        return CellOutcome("error", KERNEL_GONE)
     error = next((out for out in outputs or [] if out.get("output_type") == "error"), None)
     if error is None:
         return CellOutcome("error", _summarize_traceback(text))
@@ -171,6 +223,62 @@ def _classify(excinfo, outputs, timeout: float) -> CellOutcome:
 
 
 def run_cells(path: Path, questions: list[Question], default_timeout: float) -> dict[int, CellOutcome]:
+    """Each cell's outcome; when a cell ends the kernel, the cells after it come from a rerun without it.
+
+    The cell that ended the kernel keeps its own outcome (an error that says so, or a timeout), and
+    the cells before it keep theirs. At most one rerun per question, each past a later cell.
+    """
+    outcomes = _run_nbval(path, questions, default_timeout)
+    skipped: list[int] = []
+    for _ in questions:
+        culprit = _kernel_ender(outcomes)
+        if culprit is None or (skipped and culprit <= skipped[-1]):
+            break
+        if outcomes[culprit].status == "passed":  # the kernel went down once the cell had replied
+            outcomes[culprit] = CellOutcome("error", KERNEL_DIED)
+        skipped.append(culprit)
+        rerun = _run_without(path, skipped, questions, default_timeout)
+        outcomes = {cell: outcome for cell, outcome in outcomes.items() if cell <= culprit}
+        outcomes.update((cell, outcome) for cell, outcome in rerun.items() if cell > culprit)
+    return outcomes
+
+
+def _kernel_ender(outcomes: dict[int, CellOutcome]) -> int | None:
+    """The cell after which the kernel was gone: the one before the first cell that found it dead."""
+    gone = [cell for cell, outcome in outcomes.items() if outcome.kernel_gone]
+    if not gone:
+        return None
+    culprit = min(gone) - 1
+    return culprit if culprit in outcomes else None
+
+
+def _run_without(path: Path, skipped: list[int], questions: list[Question], default_timeout: float) -> dict[int, CellOutcome]:
+    """Runs a copy of the notebook whose skipped code cells do nothing, next to it so relative paths hold."""
+    notebook = nbformat.read(path, as_version=4)
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    for cell_num in skipped:
+        code_cells[cell_num].source = _stand_in(code_cells[cell_num].source)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}-rerun-", suffix=".ipynb", dir=path.parent)
+    os.close(fd)
+    copy = Path(name)
+    try:
+        nbformat.write(notebook, copy)
+        return _run_nbval(copy, questions, default_timeout)
+    finally:
+        copy.unlink()
+
+
+def _stand_in(source: str) -> str:
+    """What runs in place of a cell that ended the kernel: only its top-level imports, which later cells may use."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:  # IPython syntax (a magic): nothing of it is kept
+        body = []
+    imports = [ast.get_source_segment(source, node) for node in body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    return "\n".join(["# The autograder skipped this cell (it ended the kernel) but for its imports.", *imports])
+
+
+def _run_nbval(path: Path, questions: list[Question], default_timeout: float) -> dict[int, CellOutcome]:
     """Runs the notebook under nbval (lax mode, this interpreter's kernel); returns each cell's outcome."""
     recorder = _CellRecorder({q.cell_num: q.timeout for q in questions if q.timeout}, default_timeout)
     args = [
