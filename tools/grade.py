@@ -5,21 +5,23 @@ A submission is one entry of SUBMISSIONS_DIR named after the student: a folder o
 always runs the canonical notebooks, so edits to graded cells change nothing. A topic left out is graded
 as the untouched stub (every question not implemented).
 
-Each submission is graded by `python -m utils.autograde` in its own process group and its own temporary
-working copy, which holds only what a student's run needs (assignments/, utils/, pyproject.toml), never
-solutions/ or tests/. The process runs with one thread, a memory limit (RLIMIT_DATA), a file-size limit,
-a wall-clock limit for the whole submission (on top of the autograder's per-question limit) and, when
-the grader runs as root with `unshare` and `ip` available, in a new network namespace with only
-loopback (the notebook kernel talks to its runner over it); otherwise with the network as it is, which
-the summary says. A submission that crashes, hangs, exhausts its memory or leaves no valid report costs
+Each submission is graded in two steps, both in its own temporary working copy, which holds only what a
+student's run needs (assignments/, utils/, pyproject.toml), never solutions/, tools/ or tests/:
+1. `python -m utils.autograde` runs the canonical notebooks and their public checks;
+2. the hidden checks (tools/hidden_checks.py) call the student's functions on randomized inputs in a
+   child process (tools/sandbox.py) that only returns outputs; the comparison with the reference happens
+   here, in the grader. A question keeps its points only when both agree.
+Every process of a submission runs with one thread, a memory limit (RLIMIT_DATA), a file-size limit and
+a wall-clock limit (per question, per hidden check, per submission). When the grader runs as root with
+unshare, ip and setpriv, they also run in new network (loopback only: the notebook kernel talks to its
+runner over it), mount and PID namespaces, with the instructor's folders, the submissions and the grades
+hidden behind empty read-only mounts, as an unprivileged user of their own that owns the copy (so no
+submission can read or change another's); otherwise as this user, with the network, which the batch's
+first line says. A submission that crashes, hangs, exhausts its memory or leaves no valid report costs
 its own questions, with a message, and nothing else.
 
-Not yet: hidden checks beyond the notebooks' public ones, and running the student's code in a child that
-only returns outputs to be compared in the grader. Until then student code runs beside the public checks
-and could read files the grading user can read.
-
-Output, written as each submission finishes: `<out>/<student>.json` (the autograder's reports),
-`<out>/grades.csv` (a row per student, a column per question, the total), and
+Output, written as each submission finishes: `<out>/<student>.json` (the reports, with each hidden-checked
+question's tally), `<out>/grades.csv` (a row per student, a column per question, the total), and
 `<out>/gradescope/<student>/results.json` in Gradescope's format.
 """
 from __future__ import annotations
@@ -31,6 +33,7 @@ import functools
 import json
 import os
 import resource
+import shlex
 import shutil
 import signal
 import subprocess
@@ -39,14 +42,17 @@ import tempfile
 import threading
 import time
 import zipfile
+from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Iterator, Mapping
 
 import nbformat
 
+from tools.hidden_checks import CASES, run_hidden_checks
+from tools.sandbox import Child
 from tools.workspace import REPO_ROOT, install_modules
-from utils.autograde import graded_questions
+from utils.autograde import graded_questions, imported_utils_modules
 
 STUDENT_FILES = ("assignments", "utils", "pyproject.toml")  # what a student's run needs, and all a grading copy holds
 MAX_MODULE_BYTES = 1_000_000  # a student module larger than this is not read
@@ -109,12 +115,62 @@ def grading_copy(modules: Mapping[str, str], root: Path = REPO_ROOT) -> Iterator
         yield path
 
 
-def network_isolation() -> list[str] | None:
-    """The command prefix that runs a process in a new network namespace with loopback up, or None."""
-    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
-        return None
-    probe = subprocess.run(["unshare", "--net", "--", "sh", "-c", "ip link set lo up"], capture_output=True)
-    return ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"] if probe.returncode == 0 else None
+HIDDEN_PATHS = ("solutions", "tools", "tests", "benchmarks", ".git")  # of the repository, hidden from student code
+FIRST_STUDENT_UID = 61000  # student i's processes run as FIRST_STUDENT_UID + i
+
+
+def _unreachable_ancestor(path: Path) -> tuple[Path, Path] | None:
+    """(A, K) for the outermost ancestor A of path that others may not traverse (a 0700 home holding the
+    interpreter), K being A's child on the way to path; None when every ancestor is open."""
+    parts = path.resolve().parents
+    for ancestor, child in zip(reversed(parts[:-1]), reversed((path.resolve(), *parts)[:-2])):
+        if not ancestor.stat().st_mode & 0o001:
+            return ancestor, child
+    return None
+
+
+def isolation_prefix(hidden: list[Path], uid: int | None, stash: Path | None = None) -> list[str]:
+    """The command prefix that runs a command in new network (loopback only), mount and PID namespaces, with
+    an empty read-only folder mounted over each hidden path, as the unprivileged user uid (None: as root).
+
+    When the interpreter lives under a folder others cannot enter (e.g. /root), an empty folder is mounted
+    over that folder too and only the interpreter's branch is moved back into it, through stash (an empty
+    folder of ours): the user can run Python without seeing the rest."""
+    steps = ["ip link set lo up"] + [f"mount -t tmpfs -o size=64k,mode=555 none {shlex.quote(str(p))}" for p in hidden]
+    blocked = _unreachable_ancestor(Path(sys.prefix)) if uid is not None else None
+    if blocked and stash:
+        ancestor, child = (shlex.quote(str(p)) for p in blocked)
+        steps += [f"mount --bind {child} {stash}", f"mount -t tmpfs -o size=64k,mode=755 none {ancestor}",
+                  f"mkdir {child}", f"mount --move {stash} {child}"]
+    run = f'exec setpriv --reuid {uid} --regid {uid} --clear-groups -- "$@"' if uid is not None else 'exec "$@"'
+    script = " && ".join(steps + [run])
+    return ["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc", "--", "sh", "-c", script, "sh"]
+
+
+def isolation_user(hidden: list[Path], stash: Path) -> tuple[bool, bool]:
+    """(namespaces work, an unprivileged user can run the grading there): root with unshare, ip and setpriv."""
+    if os.geteuid() != 0 or not all(shutil.which(tool) for tool in ("unshare", "ip", "setpriv")):
+        return False, False
+    probe = [sys.executable, "-c", "import torch, nbformat, nbval"]
+    for uid in (FIRST_STUDENT_UID, None):
+        if subprocess.run([*isolation_prefix(hidden, uid, stash), *probe], capture_output=True, cwd="/").returncode == 0:
+            return True, uid is not None
+    return False, False
+
+
+def hidden_paths(out: Path, submissions: Path, root: Path = REPO_ROOT) -> list[Path]:
+    """What student code must not see: the instructor's folders, every submission and the grades."""
+    paths = [root / name for name in HIDDEN_PATHS] + [submissions, out]
+    return [p.resolve() for p in paths if p.exists()]
+
+
+def hand_over(copy: Path, uid: int) -> None:
+    """Gives the grading copy to uid, closed to everyone else (other students' processes included)."""
+    copy.parent.chmod(0o711)
+    for path in [copy, *copy.rglob("*")]:
+        if not path.is_symlink():
+            os.chown(path, uid, uid)
+    copy.chmod(0o700)
 
 
 def _limits(memory_bytes: int):
@@ -156,43 +212,91 @@ def _valid(report, notebook: Path) -> bool:
         return False
 
 
-def grade_submission(
-    student: str, modules: Mapping[str, str], notebooks: list[Path], question_timeout: float = 300,
-    submission_timeout: float = 3600, memory_gb: float = 4, isolate: list[str] | None = None, root: Path = REPO_ROOT,
-) -> dict:
-    """Grades one student's modules on the canonical notebooks; returns {student, notebooks, earned, max, seconds}."""
+@dataclass(frozen=True)
+class Limits:
+    question_timeout: float = 300  # seconds per notebook question, unless its cell says otherwise
+    submission_timeout: float = 3600  # seconds for a submission's notebooks, and again for its hidden checks
+    call_timeout: float = 20  # seconds per hidden check
+    memory_gb: float = 4  # RLIMIT_DATA of every process of the submission
+
+
+def _run_notebooks(copy: Path, notebooks: list[Path], root: Path, limits: Limits, launch: dict) -> tuple[list[dict], str]:
+    """The autograder's validated reports of each notebook in the copy (0 points where none is valid), and
+    the log's tail when the run went wrong."""
+    reports_dir = copy / "reports"
+    command = [sys.executable, "-m", "utils.autograde", *(n.relative_to(root).as_posix() for n in notebooks),
+               "--report-dir", str(reports_dir), "--timeout", str(limits.question_timeout)]
+    process = subprocess.Popen([*launch["prefix"], *command], cwd=copy, env=launch["env"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=launch["preexec_fn"])
+    try:
+        output, _ = process.communicate(timeout=limits.submission_timeout)
+        problem = None if process.returncode == 0 else f"the autograder exited with code {process.returncode}"
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        problem = f"the submission ran past its limit of {limits.submission_timeout:g} s and was stopped"
+    reports = []
+    for notebook in notebooks:
+        try:
+            report = json.loads((reports_dir / f"{notebook.stem}.json").read_text())
+        except (OSError, ValueError):
+            report = None
+        if report is not None and _valid(report, notebook):  # against the canonical notebook, not the copy's
+            reports.append(report)
+        else:
+            why = problem or "the autograder left no valid report (did the code end the process or write over it?)"
+            reports.append(_failed_report(notebook, root, "timeout" if "limit" in why else "error", why))
+    return reports, output.decode("utf-8", "replace")[-2000:] if problem else ""
+
+
+def _apply_hidden_checks(report: dict, notebook: Path, modules: Mapping[str, str], copy: Path, limits: Limits,
+                         launch: dict) -> None:
+    """Runs the hidden checks of the questions the notebook passed, in a child in the copy, and takes the
+    points of every question whose hidden checks disagree with the reference."""
+    topic = next((t for t in imported_utils_modules(nbformat.read(notebook, as_version=4)) if t in CASES), None)
+    passed = {q["id"] for q in report["questions"] if q["status"] == "passed"}
+    if topic is None or topic not in modules or not passed:
+        return  # an untouched stub passes nothing
+
+    def start_child() -> Child:
+        return Child(topic, copy, launch["prefix"], launch["env"], launch["preexec_fn"])
+    verdicts = run_hidden_checks(topic, passed, start_child, limits.call_timeout,
+                                 deadline=time.monotonic() + limits.submission_timeout)
+    for question in report["questions"]:
+        verdict = verdicts.get(question["id"])
+        if verdict is None:
+            continue
+        total = verdict.passed + len(verdict.failures)
+        question["hidden"] = f"{verdict.passed}/{total} passed"
+        if verdict.failures:
+            question.update(status="failed", earned=0.0, message=(
+                f"passed the notebook's checks but {len(verdict.failures)} of {total} hidden checks failed; "
+                f"the first: {verdict.failures[0]}"))
+    report["earned"] = sum(q["earned"] for q in report["questions"])
+
+
+def grade_submission(student: str, modules: Mapping[str, str], notebooks: list[Path], limits: Limits = Limits(),
+                     prefix: list[str] | None = None, uid: int | None = None, root: Path = REPO_ROOT) -> dict:
+    """Grades one student's modules on the canonical notebooks and the hidden checks; returns {student,
+    notebooks, earned, max, seconds, log_tail}. With prefix and uid, every process of the submission runs
+    under that prefix (see isolation_prefix) as uid."""
     start = time.perf_counter()
     with grading_copy(modules, root) as copy:
-        reports_dir = copy / "reports"
-        relative = [n.relative_to(root).as_posix() for n in notebooks]
-        command = [sys.executable, "-m", "utils.autograde", *relative, "--report-dir", str(reports_dir),
-                   "--timeout", str(question_timeout)]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-        process = subprocess.Popen((isolate or []) + command, cwd=copy, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, start_new_session=True,
-                                   preexec_fn=_limits(int(memory_gb * 2**30)))
-        try:
-            output, _ = process.communicate(timeout=submission_timeout)
-            problem = None if process.returncode == 0 else f"the autograder exited with code {process.returncode}"
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
-            problem = f"the submission ran past its limit of {submission_timeout:g} s and was stopped"
-        reports = []
-        for notebook, rel in zip(notebooks, relative):
-            path = reports_dir / f"{notebook.stem}.json"
-            try:
-                report = json.loads(path.read_text())
-            except (OSError, ValueError):
-                report = None
-            if report is not None and _valid(report, notebook):  # against the canonical notebook, not the copy's
-                reports.append(report)
-            else:
-                why = problem or "the autograder left no valid report (did the code end the process or write over it?)"
-                reports.append(_failed_report(notebook, root, "timeout" if "limit" in why else "error", why))
+        home = copy / ".home"  # caches and runtime files of jupyter and matplotlib
+        home.mkdir()
+        if uid is not None:
+            hand_over(copy, uid)
+        launch = {
+            "prefix": prefix or [], "preexec_fn": _limits(int(limits.memory_gb * 2**30)),
+            "env": {**os.environ, "HOME": str(home), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                    "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": str(home / "matplotlib")},
+        }
+        reports, log_tail = _run_notebooks(copy, notebooks, root, limits, launch)
+        for report, notebook in zip(reports, notebooks):
+            _apply_hidden_checks(report, notebook, modules, copy, limits, launch)
     return {"student": student, "notebooks": reports, "earned": sum(r["earned"] for r in reports),
             "max": sum(r["max"] for r in reports), "seconds": round(time.perf_counter() - start, 1),
-            "log_tail": output.decode("utf-8", "replace")[-2000:] if problem else ""}
+            "log_tail": log_tail}
 
 
 def gradescope_results(result: dict) -> dict:
@@ -239,8 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebooks", nargs="*", type=Path, help="default: every notebook in assignments/")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="submissions graded at once")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per question, unless its cell says otherwise")
-    parser.add_argument("--submission-timeout", type=float, default=3600, help="seconds for a whole submission")
-    parser.add_argument("--memory-gb", type=float, default=4, help="memory limit of a submission's process (RLIMIT_DATA)")
+    parser.add_argument("--submission-timeout", type=float, default=3600,
+                        help="seconds for a submission's notebooks (and again for its hidden checks)")
+    parser.add_argument("--call-timeout", type=float, default=20, help="seconds per hidden check")
+    parser.add_argument("--memory-gb", type=float, default=4, help="memory limit of a submission's processes (RLIMIT_DATA)")
     args = parser.parse_args(argv)
 
     if not args.submissions.is_dir():
@@ -253,20 +359,30 @@ def main(argv: list[str] | None = None) -> int:
     if not submissions:
         parser.error(f"{args.submissions} holds no submission (a folder or a .zip per student)")
     args.out.mkdir(parents=True, exist_ok=True)
-    isolate = network_isolation()
-    print(f"{len(submissions)} submissions, {args.workers} workers; network: "
-          + ("isolated (a new network namespace, loopback only)" if isolate else "NOT isolated (needs root, unshare and ip)"))
+    limits = Limits(args.timeout, args.submission_timeout, args.call_timeout, args.memory_gb)
+    hidden = hidden_paths(args.out, args.submissions)
+    stash = Path(tempfile.mkdtemp(prefix="losslab-stash-"))
+    stash.chmod(0o755)
+    isolated, unprivileged = isolation_user(hidden, stash)
+    print(f"{len(submissions)} submissions, {args.workers} workers; " + (
+        "NOT isolated (needs root with unshare, ip and setpriv): student code runs as this user, with the network, "
+        "and can read what this user can" if not isolated else
+        f"isolated: new network (loopback only), mount and PID namespaces; {', '.join(HIDDEN_PATHS)}, the submissions "
+        "and the grades hidden; " + ("one unprivileged user per student" if unprivileged else
+                                     "as root (no unprivileged user could run the interpreter here)")))
 
     names, lock, start = topics(), threading.Lock(), time.perf_counter()
 
-    def grade(student: str, path: Path) -> dict:
+    def grade(index: int, student: str, path: Path) -> dict:
         try:
             modules = read_modules(path, names)
         except (OSError, zipfile.BadZipFile) as error:
             modules, note = {}, f"could not read the submission: {error}"
         else:
             note = ""
-        result = grade_submission(student, modules, notebooks, args.timeout, args.submission_timeout, args.memory_gb, isolate)
+        uid = FIRST_STUDENT_UID + index if unprivileged else None
+        prefix = isolation_prefix(hidden, uid, stash) if isolated else None
+        result = grade_submission(student, modules, notebooks, limits, prefix, uid)
         result["note"] = note or f"modules found: {', '.join(sorted(modules)) or 'none'}"
         with lock:  # results land as each submission finishes: a crash mid-batch keeps them
             _write_atomically(args.out / f"{student}.json", json.dumps(result, indent=2) + "\n")
@@ -275,10 +391,11 @@ def main(argv: list[str] | None = None) -> int:
         return result
 
     with ThreadPoolExecutor(max_workers=max(1, args.workers)) as pool:
-        futures = [pool.submit(grade, student, path) for student, path in submissions.items()]
+        futures = [pool.submit(grade, i, student, path) for i, (student, path) in enumerate(submissions.items())]
         for future in as_completed(futures):
             result = future.result()
             print(f"  {result['student']:<24} {result['earned']:g}/{result['max']:g}  ({result['seconds']:.0f} s)", flush=True)
+    stash.rmdir()
     minutes = (time.perf_counter() - start) / 60
     print(f"graded {len(submissions)} submissions in {minutes:.1f} min ({len(submissions) / minutes:.1f} per minute); "
           f"grades in {args.out / 'grades.csv'}")

@@ -1,0 +1,115 @@
+"""A child process that runs a student's module and only returns outputs: the grader's side of it.
+
+The child imports `utils.<topic>` from a grading copy (which holds no solutions), then answers calls
+`{"function": name, "args": [...]}` one at a time with `{"value": output}` or `{"error": "Type: message"}`.
+Inputs and outputs travel as length-prefixed `torch.save` messages over two pipes of their own (the
+student's prints go nowhere), and the grader reads replies with `torch.load(weights_only=True)`, so a
+reply can hold tensors, numbers, strings and containers of them but never run code in the grader.
+
+The comparison with the reference happens in the grader. A call that does not answer within its limit
+(an infinite loop) or whose process ends (`os._exit`, a crash, memory exhausted) costs that call only:
+the child is killed and the next call starts a fresh one.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+CHILD_SOURCE = (Path(__file__).with_name("sandbox_child.py")).read_text()
+HEADER = struct.Struct("<Q")
+MAX_REPLY_BYTES = 256 * 2**20
+
+
+@dataclass
+class Reply:
+    value: Any = None
+    error: str | None = None  # the exception the student's code raised, or why no reply came
+
+
+class ChildDied(Exception):
+    """The child's process ended or stopped answering: it is gone and a fresh one is needed."""
+
+
+def _write_all(fd: int, data: bytes, deadline: float) -> None:
+    view = memoryview(data)
+    while view:
+        if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
+            raise ChildDied("timeout")
+        try:
+            view = view[os.write(fd, view):]
+        except (BrokenPipeError, OSError):
+            raise ChildDied("ended") from None
+
+
+def _read_exact(fd: int, size: int, deadline: float) -> bytes:
+    chunks, left = [], size
+    while left:
+        if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            raise ChildDied("timeout")
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise ChildDied("ended")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+class Child:
+    """One child process answering calls into utils.<topic> from the folder cwd."""
+
+    def __init__(self, topic: str, cwd: Path, prefix: Sequence[str] = (), env: dict | None = None,
+                 preexec_fn: Callable[[], None] | None = None, start_timeout: float = 120):
+        request_read, self._requests = os.pipe()
+        self._replies, reply_write = os.pipe()
+        os.set_blocking(self._requests, False)
+        command = [*prefix, sys.executable, "-c", CHILD_SOURCE, str(request_read), str(reply_write), topic]
+        self.process = subprocess.Popen(command, cwd=cwd, env=env, pass_fds=(request_read, reply_write),
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec_fn)
+        os.close(request_read)
+        os.close(reply_write)
+        self.import_error = self._receive(time.monotonic() + start_timeout).error  # the module's import
+
+    def _receive(self, deadline: float) -> Reply:
+        (size,) = HEADER.unpack(_read_exact(self._replies, HEADER.size, deadline))
+        if size > MAX_REPLY_BYTES:
+            raise ChildDied(f"a reply of {size} bytes")
+        try:
+            message = torch.load(io.BytesIO(_read_exact(self._replies, size, deadline)), weights_only=True)
+        except ChildDied:
+            raise
+        except Exception as error:  # anything but plain data is refused, never unpickled
+            raise ChildDied(f"an unreadable reply ({type(error).__name__})") from None
+        if not isinstance(message, dict):
+            raise ChildDied("an unreadable reply")
+        return Reply(message.get("value"), message.get("error"))
+
+    def call(self, function: str, args: Sequence[Any], timeout: float) -> Reply:
+        """function(*args) in the child; raises ChildDied when it did not answer within timeout seconds."""
+        buffer = io.BytesIO()
+        torch.save({"function": function, "args": list(args)}, buffer)
+        data = buffer.getvalue()
+        deadline = time.monotonic() + timeout
+        _write_all(self._requests, HEADER.pack(len(data)) + data, deadline)
+        return self._receive(deadline)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # the group may be gone already
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        for fd in (self._requests, self._replies):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
