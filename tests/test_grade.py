@@ -1,7 +1,8 @@
-"""tools.grade on a small class of generated submissions: correct ones in a folder and in a zip get full
-marks, a mutant loses exactly its questions, and broken or hostile ones (a syntax error, a memory bomb, a
-process exit, a hang past the submission's limit) are contained and reported without touching anyone
-else's grade. One notebook (assignment 1) keeps it quick."""
+"""tools.grade on a small class of generated submissions: correct ones (the reference in a folder and in a
+zip, and one written differently) get full marks, mutants lose exactly their questions (one only the
+hidden checks catch), and broken or hostile ones (a syntax error, a memory bomb, a process exit, a hang,
+reading solutions/, writing to the grades, monkeypatching the checks) are contained and reported without
+touching anyone else's grade. One notebook (assignment 1) keeps it quick."""
 from __future__ import annotations
 
 import csv
@@ -13,7 +14,9 @@ import zipfile
 
 import pytest
 
+from alternative_solutions import ALTERNATIVES
 from autograde_cases import LINEAR, LINEAR_MUTANTS, REPO_ROOT, mutate
+from test_hidden_checks import HIDDEN_ONLY_MUTANTS
 from tools.grade import _valid, find_submissions, read_modules
 
 NOTEBOOK = "assignments/01_linear_classifiers.ipynb"
@@ -25,11 +28,37 @@ def hostile(body: str) -> str:
     return mutate(LINEAR.solution, "svm_loss_naive", FIRST_LINE, body)
 
 
+STUB = (REPO_ROOT / "utils" / "linear_classifier.py").read_text()
+
+
+def reads_the_solutions() -> str:
+    """The stub that, on import, takes the reference from the instructor's folder if it can read it."""
+    path = REPO_ROOT / "solutions" / "linear_classifier.py"
+    return STUB + f"\ntry:\n    exec(open({str(path)!r}).read())\nexcept OSError:\n    pass\n"
+
+
+def writes_to_the_grades(out) -> str:
+    """The reference that, on import, tries to overwrite the grades and a classmate's report."""
+    return LINEAR.solution + (
+        f"\nfor _name in ('grades.csv', 'ada_reference.json', 'kim_writes_grades.json'):\n"
+        f"    try:\n        open({str(out)!r} + '/' + _name, 'w').write('hacked')\n    except OSError:\n        pass\n")
+
+
+# The mutant's wrong gradient, with the public check of its question replaced by one that always passes.
+MONKEYPATCHES = LINEAR_MUTANTS["regularization_gradient_left_out"].source + (
+    "\nimport utils.checks.linear_classifier as _checks\n_checks.check_svm_loss = lambda *args, **kwargs: None\n")
+
+
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
     submissions, out = root / "submissions", root / "grades"
     modules = {
+        "ray_written_differently": ALTERNATIVES["linear_classifier"],
+        "sam_squeezes_a_batch_of_one": HIDDEN_ONLY_MUTANTS["predict_squeezes_a_batch_of_one"][0],
+        "ivy_monkeypatches_checks": MONKEYPATCHES,
+        "jo_reads_solutions": reads_the_solutions(),
+        "kim_writes_grades": writes_to_the_grades(out),
         "ada_reference": LINEAR.solution,
         "bo_mutant": LINEAR_MUTANTS["predict_with_argmin"].source,
         "cy_syntax_error": LINEAR.solution + "\ndef broken(:\n    pass\n",
@@ -48,7 +77,7 @@ def graded_class(tmp_path_factory):
     # Question limit 20 s; the whole submission 90 s: the hang ends as a per-question timeout, not a batch stall.
     proc = subprocess.run(
         [sys.executable, "-m", "tools.grade", str(submissions), "--out", str(out), "--notebooks", NOTEBOOK,
-         "--workers", "2", "--timeout", "20", "--submission-timeout", "150", "--memory-gb", "3"],
+         "--workers", "2", "--timeout", "20", "--submission-timeout", "300", "--memory-gb", "3"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
@@ -61,14 +90,41 @@ def statuses(result: dict) -> dict[str, str]:
 
 def test_correct_submissions_get_full_marks_from_a_folder_or_a_zip(graded_class):
     results, _, _ = graded_class
-    for student in ("ada_reference", "hal_zipped"):
+    for student in ("ada_reference", "hal_zipped", "ray_written_differently"):
         assert results[student]["earned"] == results[student]["max"] == 29, results[student]
+    hidden = {q["id"]: q.get("hidden") for q in results["ada_reference"]["notebooks"][0]["questions"]}
+    assert hidden["svm_loss_vectorized"] == "3/3 passed" and hidden["svm_search"] is None
 
 
 def test_a_mutant_loses_exactly_its_questions(graded_class):
     results, _, _ = graded_class
     failed = {q for q, s in statuses(results["bo_mutant"]).items() if s != "passed"}
     assert failed == set(LINEAR_MUTANTS["predict_with_argmin"].must_fail)
+
+
+def test_a_mistake_only_the_hidden_checks_catch_costs_its_question(graded_class):
+    results, _, _ = graded_class
+    questions = {q["id"]: q for q in results["sam_squeezes_a_batch_of_one"]["notebooks"][0]["questions"]}
+    assert {q for q, v in questions.items() if v["status"] != "passed"} == {"predict_linear_classifier"}
+    message = questions["predict_linear_classifier"]["message"]
+    assert "1 of 2 hidden checks failed" in message and "has shape ()" in message
+
+
+def test_monkeypatched_checks_do_not_earn_the_points(graded_class):
+    results, _, _ = graded_class
+    questions = {q["id"]: q for q in results["ivy_monkeypatches_checks"]["notebooks"][0]["questions"]}
+    assert questions["svm_loss_vectorized"]["status"] == "failed"
+    assert "hidden checks failed" in questions["svm_loss_vectorized"]["message"]
+
+
+def test_the_solutions_and_the_grades_are_out_of_reach(graded_class):
+    results, out, stdout = graded_class
+    if "NOT isolated" in stdout:
+        pytest.skip("the grader cannot isolate submissions here (not root, or no unshare, ip and setpriv)")
+    assert results["jo_reads_solutions"]["earned"] == 0
+    assert set(statuses(results["jo_reads_solutions"]).values()) == {"not_implemented"}
+    assert results["kim_writes_grades"]["earned"] == 29 and results["ada_reference"]["earned"] == 29
+    assert not any("hacked" in p.read_text() for p in out.rglob("*") if p.is_file())
 
 
 def test_broken_and_hostile_submissions_are_contained_and_reported(graded_class):
@@ -78,8 +134,10 @@ def test_broken_and_hostile_submissions_are_contained_and_reported(graded_class)
     bomb = results["di_memory_bomb"]["notebooks"][0]["questions"]
     assert bomb[0]["status"] == "error" and "MemoryError" in bomb[0]["message"]
     assert {q["id"]: q["status"] for q in bomb}["svm_loss_vectorized"] == "passed"  # the rest still grades
-    exits = statuses(results["ed_exits"])
-    assert exits["svm_loss_naive"] in {"error", "timeout"} and results["ed_exits"]["earned"] < 29
+    exits = results["ed_exits"]["notebooks"][0]["questions"]
+    lost = {q["id"] for q in exits if q["status"] != "passed"}
+    assert lost == {"svm_loss_naive", "svm_vectorized_speedup"}  # the two questions that call the exiting function
+    assert "kernel died" in exits[0]["message"] and results["ed_exits"]["earned"] == 25
     hangs = statuses(results["fay_hangs"])
     assert hangs["svm_loss_naive"] == "timeout" and hangs["svm_loss_vectorized"] == "passed"
     nothing = results["gus_notebook_only"]
@@ -89,7 +147,7 @@ def test_broken_and_hostile_submissions_are_contained_and_reported(graded_class)
 def test_grades_csv_and_gradescope_results(graded_class):
     results, out, stdout = graded_class
     rows = {row["student"]: row for row in csv.DictReader((out / "grades.csv").open())}
-    assert set(rows) == set(results) and len(results) == 8
+    assert set(rows) == set(results) and len(results) == 13
     assert rows["ada_reference"]["total"] == "29" and rows["bo_mutant"]["01_linear_classifiers/predict_linear_classifier"] == "0"
     gradescope = json.loads((out / "gradescope" / "bo_mutant" / "results.json").read_text())
     assert gradescope["score"] == results["bo_mutant"]["earned"]

@@ -21,6 +21,7 @@ import struct
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -87,7 +88,9 @@ class Child:
         if size > MAX_REPLY_BYTES:
             raise ChildDied(f"a reply of {size} bytes")
         try:
-            message = torch.load(io.BytesIO(_read_exact(self._replies, size, deadline)), weights_only=True)
+            with warnings.catch_warnings():  # a forged reply's pickle protocol draws a warning before it is refused
+                warnings.simplefilter("ignore")
+                message = torch.load(io.BytesIO(_read_exact(self._replies, size, deadline)), weights_only=True)
         except ChildDied:
             raise
         except Exception as error:  # anything but plain data is refused, never unpickled

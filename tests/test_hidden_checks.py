@@ -1,0 +1,125 @@
+"""The hidden checks against the reference, correct solutions written differently, the stubs, every
+mutant, mistakes only they catch, and hostile code in the child that runs the student's functions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from alternative_solutions import ALTERNATIVES
+from autograde_cases import ASSIGNMENTS, LINEAR, MUTANTS, mutate
+from tools.grade import _limits, grading_copy
+from tools.hidden_checks import CASES, Case, difference, run_hidden_checks
+from tools.sandbox import Child
+
+TOPICS = sorted(CASES)
+
+# Mistakes the notebooks' public checks miss (their inputs are float64 and have several samples).
+HIDDEN_ONLY_MUTANTS = {
+    "svm_gradient_in_float64_only": (
+        mutate(LINEAR.solution, "svm_loss_vectorized", "G = (margins > 0).to(X.dtype)", "G = (margins > 0).to(torch.float64)"),
+        "svm_loss_vectorized"),
+    "predict_squeezes_a_batch_of_one": (
+        mutate(LINEAR.solution, "predict_linear_classifier", "linear_scores(W, X).argmax(dim=1)",
+               "linear_scores(W, X).squeeze().argmax(dim=-1)"),
+        "predict_linear_classifier"),
+}
+
+
+def hidden_failures(topic: str, source: str | None, questions: set[str] | None = None, call_timeout: float = 20,
+                    memory_gb: float = 4) -> dict[str, list[str]]:
+    """{question: failure messages} of the hidden checks for a module source (None: the stub)."""
+    questions = questions or {case.question for case in CASES[topic]()}
+    with grading_copy({topic: source} if source is not None else {}) as copy:
+        def start() -> Child:
+            return Child(topic, copy, preexec_fn=_limits(int(memory_gb * 2**30)))
+        verdicts = run_hidden_checks(topic, questions, start, call_timeout)
+    assert set(verdicts) == questions
+    return {question: verdict.failures for question, verdict in verdicts.items() if verdict.failures}
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_the_reference_and_a_differently_written_solution_pass_every_hidden_check(topic):
+    assert hidden_failures(topic, ASSIGNMENTS[topic].solution) == {}
+    assert hidden_failures(topic, ALTERNATIVES[topic]) == {}
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_the_stubs_fail_every_hidden_check_as_not_implemented(topic):
+    failures = hidden_failures(topic, None)
+    assert set(failures) == {case.question for case in CASES[topic]()}
+    assert all("NotImplementedError" in message for messages in failures.values() for message in messages)
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_a_mutant_fails_no_hidden_check_outside_the_questions_it_breaks(topic):
+    caught = set()
+    for name, mutant in MUTANTS[topic].items():
+        failed = set(hidden_failures(topic, mutant.source))
+        assert failed <= set(mutant.must_fail) | mutant.may_fail, (name, failed)
+        caught |= {name} if failed else set()
+    assert caught, f"the hidden checks of {topic} caught none of its mutants"
+
+
+@pytest.mark.parametrize("name", sorted(HIDDEN_ONLY_MUTANTS))
+def test_mistakes_the_public_checks_miss_fail_their_hidden_checks(name):
+    source, question = HIDDEN_ONLY_MUTANTS[name]
+    failures = hidden_failures("linear_classifier", source)
+    assert set(failures) == {question}, failures
+    print(failures[question][0])
+
+
+HOSTILE_BODIES = {
+    "hangs": "    while True:\n        pass\n",
+    "exits": "    import os; os._exit(0)\n",
+    "memory_bomb": "    hog = bytearray(16 * 2**30)\n",
+    "returns_a_function": "    return print\n",
+    # A pickle that would run a command if the grader unpickled it: torch.load(weights_only=True) refuses it.
+    "forges_a_pickled_reply": (
+        "    import os, pickle, struct, sys\n"
+        "    class Payload:\n"
+        "        def __reduce__(self):\n"
+        "            return (os.system, ('touch ' + os.environ['PWNED_MARKER'],))\n"
+        "    data = pickle.dumps({'value': Payload()})\n"
+        "    os.write(int(sys.argv[2]), struct.pack('<Q', len(data)) + data)\n"
+        "    os._exit(0)\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("behaviour", sorted(HOSTILE_BODIES))
+def test_hostile_code_costs_only_its_own_calls(behaviour, tmp_path, monkeypatch):
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("PWNED_MARKER", str(marker))
+    source = mutate(LINEAR.solution, "svm_loss_vectorized", "    num_train = X.shape[0]\n    rows",
+                    HOSTILE_BODIES[behaviour] + "    num_train = X.shape[0]\n    rows")
+    failures = hidden_failures("linear_classifier", source, {"svm_loss_vectorized", "softmax_loss_vectorized"},
+                               call_timeout=3, memory_gb=3)
+    assert set(failures) == {"svm_loss_vectorized"} and len(failures["svm_loss_vectorized"]) == 3
+    message = failures["svm_loss_vectorized"][0]
+    expected = {"hangs": "did not finish within 3 s", "exits": "the process ended", "memory_bomb": "MemoryError",
+                "returns_a_function": "returned a builtin_function_or_method", "forges_a_pickled_reply": "unreadable reply"}
+    assert expected[behaviour] in message, message
+    assert not marker.exists()
+
+
+def test_outputs_are_compared_by_shape_kind_and_relative_error():
+    t = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    assert difference(t, t, 1e-6) is None
+    assert difference(t.float(), t, 1e-6) is None
+    assert "relative error 1.0e+00" in difference(t * t, t, 1e-6)  # max |[1, 4] - [1, 2]| / max |[1, 2]|
+    assert "shape (1, 2)" in difference(t[None], t, 1e-6)
+    assert "inf or nan" in difference(torch.tensor([1.0, float("nan")]), t, 1e-6)
+    assert "sequence of 2" in difference(t, (t, t), 1e-6)
+    assert "['nc1']" in difference({"nc1": 1.0}, {"nc1": 2.0}, 1e-6)
+    assert difference([3, 2], [3, 2], 0) is None and "is 1" in difference([3, 1], [3, 2], 0)
+    assert "differs" in difference(torch.tensor([True, False]), torch.tensor([True, True]), 0)
+
+
+def test_hidden_inputs_are_the_same_on_every_run():
+    from tools.hidden_checks import case_inputs
+    for topic in TOPICS:
+        for index, case in enumerate(CASES[topic]()):
+            first, second = case_inputs(topic, index, case), case_inputs(topic, index, case)
+            assert all(torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b for a, b in zip(first, second))
