@@ -14,38 +14,106 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from utils.checks.recorded import oracle
 from utils.grading import check_close, check_shape, check_speedup, fail, report_pass
 
 
 # ---------------------------------------------------------------------------------------------
 # Oracles
 # ---------------------------------------------------------------------------------------------
+@oracle
 def cam_oracle(feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bk,bkhw->bhw", fc_weight[labels], feature_map)
 
 
+@oracle
 def cam_by_convolution(feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor) -> torch.Tensor:
     """Every class's map by a 1 x 1 convolution with the classifier's weights, then each sample's class picked."""
     all_maps = F.conv2d(feature_map, fc_weight[:, :, None, None])  # (B, C, H, W)
     return all_maps[torch.arange(len(labels)), labels]
 
 
+@oracle
+def caam_oracle(feature_map: torch.Tensor) -> torch.Tensor:
+    return feature_map.sum(dim=1)
+
+
+@oracle
+def cam_mistakes(feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor) -> list[torch.Tensor]:
+    """What the usual mistakes compute instead of the CAM, in the order of CAM_MISTAKE_HINTS."""
+    return [caam_oracle(feature_map), cam_oracle(feature_map, labels, fc_weight) / feature_map.shape[1],
+            torch.einsum("k,bkhw->bhw", fc_weight.sum(0), feature_map)]
+
+
+@oracle
+def cam_gradients(feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor, upstream: torch.Tensor):
+    """Autograd's gradients of sum(cam_oracle(...) * upstream) with respect to feature_map and fc_weight."""
+    leaves = [feature_map.detach().clone().requires_grad_(True), fc_weight.detach().clone().requires_grad_(True)]
+    return torch.autograd.grad((cam_oracle(leaves[0], labels, leaves[1]) * upstream).sum(), leaves)
+
+
+@oracle
 def normalize_oracle(maps: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     flat = maps.reshape(maps.shape[0], -1)
     low, high = flat.min(dim=1).values, flat.max(dim=1).values
     return ((flat - low[:, None]) / (high - low).clamp(min=eps)[:, None]).reshape(maps.shape)
 
 
+@oracle
+def normalize_mistakes(maps: torch.Tensor) -> list[torch.Tensor]:
+    """What the usual mistakes compute instead of min_max_normalize, in the order of NORMALIZE_MISTAKE_HINTS."""
+    by_rows = (maps - maps.amin(2, keepdim=True)) / (maps.amax(2, keepdim=True) - maps.amin(2, keepdim=True))
+    by_columns = (maps - maps.amin(1, keepdim=True)) / (maps.amax(1, keepdim=True) - maps.amin(1, keepdim=True))
+    return [(maps - maps.min()) / (maps.max() - maps.min()), by_rows, by_columns,
+            maps / maps.flatten(1).amax(1).view(-1, 1, 1)]
+
+
+@oracle
+def normalize_gradient(maps: torch.Tensor, upstream: torch.Tensor) -> torch.Tensor:
+    """Autograd's gradient of sum(normalize_oracle(maps) * upstream) with respect to maps."""
+    leaf = maps.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad((normalize_oracle(leaf) * upstream).sum(), leaf)
+    return grad
+
+
+@oracle
 def cam_loss_oracle(logits, feature_map, labels, fc_weight, alpha, labels_for_cam=None, normalize=True, reduce="mean"):
     """CAM-loss as the summary defines it, or (with the keyword arguments) as a common mistake computes it."""
     l_ce = F.cross_entropy(logits, labels)
     cam = cam_oracle(feature_map, labels if labels_for_cam is None else labels_for_cam, fc_weight.detach())
-    caam = feature_map.sum(dim=1)
+    caam = caam_oracle(feature_map)
     if normalize:
         cam, caam = normalize_oracle(cam), normalize_oracle(caam)
     difference = (cam - caam).abs()
     l_cam = difference.mean() if reduce == "mean" else difference.sum() if reduce == "sum" else difference.sum((1, 2)).mean()
     return l_ce + alpha * l_cam, l_ce, l_cam
+
+
+@oracle
+def cam_loss_feature_gradient(feature_map, fc_weight, bias, labels, alpha) -> torch.Tensor:
+    """Autograd's gradient of the oracle's l_cam with respect to the feature maps, with logits that depend on
+    fc_weight as in a real network."""
+    leaves = [t.detach().clone().requires_grad_(True) for t in (feature_map, fc_weight, bias)]
+    l_cam = cam_loss_oracle(_logits(*leaves), leaves[0], labels, leaves[1], alpha)[2]
+    (grad,) = torch.autograd.grad(l_cam, leaves[:1])
+    return grad
+
+
+@oracle
+def train_step_oracle(model: torch.nn.Module, images, labels, alpha: float, lr: float, steps: int = 2):
+    """(total, l_ce, l_cam, the total's gradients for model.parameters()) before each of `steps` plain SGD
+    steps of a copy of model, with the CAM built from model.fc.weight."""
+    model = copy.deepcopy(model)
+    results = []
+    for _ in range(steps):
+        logits, fmap = model(images)
+        total, l_ce, l_cam = cam_loss_oracle(logits, fmap, labels, model.fc.weight, alpha)
+        grads = torch.autograd.grad(total, list(model.parameters()))
+        results.append((total.detach(), l_ce.detach(), l_cam.detach(), grads))
+        with torch.no_grad():
+            for parameter, grad in zip(model.parameters(), grads):
+                parameter -= lr * grad
+    return results
 
 
 def feature_maps(seed: int, b: int = 5, k: int = 6, h: int = 3, w: int = 4, c: int = 4):
@@ -66,12 +134,21 @@ def _unchanged(name: str, before: torch.Tensor, after: torch.Tensor) -> None:
 # ---------------------------------------------------------------------------------------------
 # Questions
 # ---------------------------------------------------------------------------------------------
+CAM_MISTAKE_HINTS = [
+    "weight each channel k by fc_weight[label, k]: this is the CAAM (all weights 1)",
+    "sum over the channels, not the mean",
+    "use the row of fc_weight of each sample's label, not all rows",
+]
+NORMALIZE_MISTAKE_HINTS = [
+    "normalize each sample on its own: its min and max, not the batch's",
+    "take the min and max over both spatial axes (H and W together), not along one of them",
+    "take the min and max over both spatial axes (H and W together), not along one of them",
+    "subtract the minimum before dividing by the range",
+]
+
+
 def _cam_mistakes(fmap, labels, weight):
-    return [
-        (fmap.sum(dim=1), "weight each channel k by fc_weight[label, k]: this is the CAAM (all weights 1)"),
-        (cam_oracle(fmap, labels, weight) / fmap.shape[1], "sum over the channels, not the mean"),
-        (torch.einsum("k,bkhw->bhw", weight.sum(0), fmap), "use the row of fc_weight of each sample's label, not all rows"),
-    ]
+    return list(zip(cam_mistakes(fmap, labels, weight), CAM_MISTAKE_HINTS))
 
 
 def check_make_cam_naive(make_cam_naive: Callable) -> None:
@@ -96,13 +173,14 @@ def _naive_if_right(make_cam_naive: Callable, fmap, labels, weight) -> torch.Ten
     return cams if ok and torch.allclose(cams, cam_oracle(fmap, labels, weight), rtol=1e-10, atol=1e-12) else None
 
 
-def _loop_cams(fmap, labels, weight):
-    """A loop over samples and channels, the yardstick for the speed check."""
-    cams = fmap.new_zeros(fmap.shape[0], *fmap.shape[2:])
+def _loop_yardstick(fmap, weights):
+    """The speed check's yardstick: a loop over samples and channels that adds up each sample's weighted
+    channels, with one weight per (sample, channel) given as weights (B, K)."""
+    sums = fmap.new_zeros(fmap.shape[0], *fmap.shape[2:])
     for b in range(fmap.shape[0]):
         for k in range(fmap.shape[1]):
-            cams[b] += weight[labels[b], k] * fmap[b, k]
-    return cams
+            sums[b] += weights[b, k] * fmap[b, k]
+    return sums
 
 
 def check_make_cam(make_cam: Callable, make_cam_naive: Callable) -> None:
@@ -112,7 +190,8 @@ def check_make_cam(make_cam: Callable, make_cam_naive: Callable) -> None:
     cams = make_cam(fmap, labels, weight)
     check_close("make_cam", cams, cam_oracle(fmap, labels, weight), tol=1e-12, mistakes=_cam_mistakes(fmap, labels, weight))
     check_close("make_cam against a 1 x 1 convolution with fc_weight", cams, cam_by_convolution(fmap, labels, weight), tol=1e-12)
-    bias = torch.randn(weight.shape[0], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(9)
+    bias = torch.randn(weight.shape[0], generator=gen, dtype=torch.float64)
     logits = fmap.mean(dim=(2, 3)) @ weight.t() + bias
     check_close("the spatial mean of make_cam (should equal the label's logit minus its bias under average pooling)",
                 cams.mean(dim=(1, 2)), logits[torch.arange(len(labels)), labels] - bias[labels], tol=1e-12)
@@ -123,19 +202,18 @@ def check_make_cam(make_cam: Callable, make_cam_naive: Callable) -> None:
         print("(make_cam_naive is not right yet: the comparison with it is skipped)")
 
     leaves = [fmap.clone().requires_grad_(True), weight.clone().requires_grad_(True)]
-    upstream = torch.randn(cams.shape, dtype=torch.float64)
+    upstream = torch.randn(cams.shape, generator=gen, dtype=torch.float64)
     try:
         grads = torch.autograd.grad((make_cam(leaves[0], labels, leaves[1]) * upstream).sum(), leaves)
     except RuntimeError as error:
         fail(f"make_cam could not be differentiated: {error}", "build the CAM from differentiable tensor operations, no in-place writes into a leaf")
-    oracle_leaves = [fmap.clone().requires_grad_(True), weight.clone().requires_grad_(True)]
-    expected = torch.autograd.grad((cam_oracle(oracle_leaves[0], labels, oracle_leaves[1]) * upstream).sum(), oracle_leaves)
-    for label, g, e in zip(["feature_map", "fc_weight"], grads, expected):
+    for label, g, e in zip(["feature_map", "fc_weight"], grads, cam_gradients(fmap, labels, weight, upstream)):
         check_close(f"gradient of make_cam with respect to {label}", g, e, tol=1e-10)
 
     gen = torch.Generator().manual_seed(4)
     big = torch.randn(64, 128, 8, 8, generator=gen), torch.randint(10, (64,), generator=gen), torch.randn(10, 128, generator=gen)
-    speedup = check_speedup("make_cam", lambda: make_cam(*big), lambda: _loop_cams(*big), 10,
+    loop_weights = torch.rand(64, 128, generator=gen)
+    speedup = check_speedup("make_cam", lambda: make_cam(*big), lambda: _loop_yardstick(big[0], loop_weights), 10,
                             "no Python loops: index fc_weight with the labels, then one torch.bmm or torch.einsum")
     report_pass("make_cam", f"{speedup:.0f}x faster than a loop over samples and channels")
 
@@ -143,8 +221,9 @@ def check_make_cam(make_cam: Callable, make_cam_naive: Callable) -> None:
 def check_make_caam(make_caam: Callable) -> None:
     fmap, _, _ = feature_maps(5, h=4, w=2)
     caam = check_shape("make_caam(feature_map)", make_caam(fmap), (5, 4, 2))
-    check_close("make_caam", caam, fmap.sum(dim=1), tol=1e-12,
-                mistakes=[(fmap.mean(dim=1), "sum over the channels, not the mean")])
+    expected = caam_oracle(fmap)
+    check_close("make_caam", caam, expected, tol=1e-12,
+                mistakes=[(expected / fmap.shape[1], "sum over the channels, not the mean")])
     report_pass("make_caam")
 
 
@@ -155,14 +234,7 @@ def check_min_max_normalize(min_max_normalize: Callable) -> None:
     before = maps.clone()
     out = min_max_normalize(maps)
     _unchanged("min_max_normalize", before, maps)
-    by_rows = (maps - maps.amin(2, keepdim=True)) / (maps.amax(2, keepdim=True) - maps.amin(2, keepdim=True))
-    by_columns = (maps - maps.amin(1, keepdim=True)) / (maps.amax(1, keepdim=True) - maps.amin(1, keepdim=True))
-    mistakes = [
-        ((maps - maps.min()) / (maps.max() - maps.min()), "normalize each sample on its own: its min and max, not the batch's"),
-        (by_rows, "take the min and max over both spatial axes (H and W together), not along one of them"),
-        (by_columns, "take the min and max over both spatial axes (H and W together), not along one of them"),
-        (maps / maps.flatten(1).amax(1).view(-1, 1, 1), "subtract the minimum before dividing by the range"),
-    ]
+    mistakes = list(zip(normalize_mistakes(maps), NORMALIZE_MISTAKE_HINTS))
     check_close("min_max_normalize", out, normalize_oracle(maps), tol=1e-7, mistakes=mistakes)
 
     constant = torch.full((2, 3, 3), 0.7, dtype=torch.float64)
@@ -176,9 +248,7 @@ def check_min_max_normalize(min_max_normalize: Callable) -> None:
     leaf = maps.clone().requires_grad_(True)
     upstream = torch.randn(maps.shape, generator=gen, dtype=torch.float64)
     (grad,) = torch.autograd.grad((min_max_normalize(leaf) * upstream).sum(), leaf)
-    oracle_leaf = maps.clone().requires_grad_(True)
-    (expected,) = torch.autograd.grad((normalize_oracle(oracle_leaf) * upstream).sum(), oracle_leaf)
-    check_close("gradient of min_max_normalize", grad, expected, tol=1e-6)
+    check_close("gradient of min_max_normalize", grad, normalize_gradient(maps, upstream), tol=1e-6)
     report_pass("min_max_normalize")
 
 
@@ -228,8 +298,7 @@ def check_cam_loss(cam_loss: Callable) -> None:
     if weight_grad is not None and weight_grad.abs().max() > 0:
         fail(f"l_cam sends a gradient to fc_weight (largest entry {weight_grad.abs().max().item():.3g}); it should send none",
              "build the CAM from fc_weight.detach(): the CAM term trains the backbone only")
-    oracle = [t.clone().requires_grad_(True) for t in (fmap, weight, bias)]
-    (expected_grad,) = torch.autograd.grad(cam_loss_oracle(_logits(*oracle), oracle[0], labels, oracle[1], alpha)[2], oracle[:1])
+    expected_grad = cam_loss_feature_gradient(fmap, weight, bias, labels, alpha)
     if fmap_grad is None:
         fail("l_cam sends no gradient to the feature maps", "keep the feature maps attached: the CAM term trains the backbone")
     check_close("gradient of l_cam with respect to the feature maps", fmap_grad, expected_grad, tol=1e-6)
@@ -265,12 +334,10 @@ def check_train_step(train_step: Callable, alpha_schedule: Callable, model_class
     lr, alpha = 0.05, 2.0
     backbone, classifier = split_parameters(model)
     backbone_optimizer, fc_optimizer = torch.optim.SGD(backbone, lr=lr), torch.optim.SGD(classifier, lr=lr)
+    # The oracle's own trajectory: a correct first step leaves the model where the oracle's is.
+    expected_steps = train_step_oracle(model, images, labels, alpha, lr)
     previous_grads = None
-    for step in (1, 2):
-        reference = copy.deepcopy(model)
-        logits, fmap = reference(images)
-        total, l_ce, l_cam = cam_loss_oracle(logits, fmap, labels, reference.fc.weight, alpha)
-        grads = torch.autograd.grad(total, list(reference.parameters()))
+    for step, (total, l_ce, l_cam, grads) in enumerate(expected_steps, start=1):
         before = [p.detach().clone() for p in model.parameters()]
         losses = train_step(model, backbone_optimizer, fc_optimizer, images, labels, alpha)
         if not isinstance(losses, dict) or set(losses) != {"total", "ce", "cam"}:

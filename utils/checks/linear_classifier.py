@@ -10,6 +10,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from utils.checks.recorded import oracle
 from utils.grading import check_close, check_shape, check_speedup, fail, report_pass
 
 MARGIN_HINT = "the SVM loss skips the correct class (j == y[i]); counting it adds exactly 1 per sample"
@@ -26,6 +27,7 @@ STABILITY_HINT = (
 # ---------------------------------------------------------------------------------------------
 # Oracles and inputs
 # ---------------------------------------------------------------------------------------------
+@oracle
 def svm_oracle(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float):
     """(loss, dW) of the multiclass SVM through F.multi_margin_loss and autograd."""
     W = W.detach().clone().requires_grad_(True)
@@ -35,12 +37,20 @@ def svm_oracle(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float):
     return loss.detach(), dW
 
 
+@oracle
 def softmax_oracle(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float):
     """(loss, dW) of the softmax classifier through F.cross_entropy and autograd."""
     W = W.detach().clone().requires_grad_(True)
     loss = F.cross_entropy(X @ W, y) + reg * (W * W).sum()
     (dW,) = torch.autograd.grad(loss, W)
     return loss.detach(), dW
+
+
+@oracle
+def predict_oracle(W: torch.Tensor, X: torch.Tensor):
+    """(the highest-scoring classes, the lowest-scoring classes) of X @ W."""
+    scores = X @ W
+    return scores.max(dim=1).indices, scores.min(dim=1).indices
 
 
 def random_problem(seed: int, num_train: int = 24, dim: int = 12, num_classes: int = 5, w_scale: float = 0.5):
@@ -214,7 +224,7 @@ def check_train_linear_classifier(train_fn: Callable) -> None:
     check_close("train_linear_classifier: W after 6 steps with gradients 1..6 and lr 0.1", W,
                 torch.full_like(W0, expected_W[0, 0].item()), tol=1e-12,
                 mistakes=[(torch.full_like(W0, -expected_W[0, 0].item()),
-                           "step against the gradient: W -= learning_rate * grad")])
+                           "step against the gradient: subtract learning_rate times the gradient from W")])
     if [round(v, 9) for v in loss_history] != [round(10.0 / k, 9) for k in range(1, 7)]:
         fail(f"train_linear_classifier: loss_history is {loss_history}, expected the loss of every step")
     report_pass("train_linear_classifier")
@@ -226,12 +236,11 @@ def check_predict(predict_fn: Callable) -> None:
     y_pred = check_shape("predict_linear_classifier: y_pred", predict_fn(W, X), (50,))
     if y_pred.dtype != torch.int64:
         fail(f"predict_linear_classifier: y_pred has dtype {y_pred.dtype}, expected torch.int64")
-    scores = X @ W
-    expected = scores.max(dim=1).indices
+    expected, lowest = predict_oracle(W, X)
     wrong = (y_pred != expected).sum().item()
     if wrong:
         hint = "predict the class with the HIGHEST score (argmax over dim=1)"
-        if torch.equal(y_pred, scores.min(dim=1).indices):
+        if torch.equal(y_pred, lowest):
             hint = "that is the lowest-scoring class: use argmax, not argmin"
         fail(f"predict_linear_classifier: {wrong} of 50 predictions differ from the highest-scoring class", hint)
     report_pass("predict_linear_classifier")

@@ -14,22 +14,48 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from utils.checks.recorded import oracle
 from utils.grading import check_close, check_shape, check_speedup, fail, report_pass
 
 
+@oracle
 def _target(C: int) -> torch.Tensor:
     return torch.eye(C, dtype=torch.float64) * (1 + 1 / (C - 1)) - 1 / (C - 1)
 
 
 def _objective(W: torch.Tensor) -> torch.Tensor:
-    return ((W.t() @ W - _target(W.shape[1])) ** 2).sum()
+    """||W^T W - M||_F^2, as etf_objective's docstring defines it."""
+    return torch.linalg.matrix_norm(W.t() @ W - _target(W.shape[1])) ** 2
 
 
+@oracle
 def _autograd_objective(W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     leaf = W.detach().clone().requires_grad_(True)
     loss = _objective(leaf)
     (grad,) = torch.autograd.grad(loss, leaf)
     return loss.detach(), grad
+
+
+@oracle
+def _dot_regression_oracle(features: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor):
+    """(the loss, [what the usual mistakes give, in the order of DOT_REGRESSION_MISTAKE_HINTS])."""
+    cosine = F.cosine_similarity(features, weight[:, labels].t(), dim=1)
+    raw = (features * weight[:, labels].t()).sum(1)
+    return 0.5 * ((cosine - 1) ** 2).mean(), [0.5 * ((raw - 1) ** 2).mean(), ((cosine - 1) ** 2).mean()]
+
+
+@oracle
+def _dot_regression_gradients(features: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor):
+    """Autograd's gradients of the oracle's loss with respect to features and weight."""
+    leaves = [features.detach().clone().requires_grad_(True), weight.detach().clone().requires_grad_(True)]
+    return torch.autograd.grad(_dot_regression_oracle(*leaves, labels)[0], leaves)
+
+
+@oracle
+def _etf_distance(gram: torch.Tensor) -> float:
+    """nc2_etf_distance of class means with this Gram matrix."""
+    target = _target(gram.shape[0])
+    return (gram / gram.norm() - target / target.norm()).norm().item()
 
 
 def _expect_value_error(fn: Callable, what: str, words: str | None = None) -> None:
@@ -42,11 +68,17 @@ def _expect_value_error(fn: Callable, what: str, words: str | None = None) -> No
     fail(f"no ValueError for {what}")
 
 
+@oracle
+def _target_off_by_one(C: int) -> torch.Tensor:
+    """The ETF target with -1/C off the diagonal, a common mistake."""
+    return torch.eye(C, dtype=torch.float64) - 1 / C
+
+
 def check_etf_gram_target(etf_gram_target: Callable) -> None:
     for C in (2, 3, 10):
         M = check_shape(f"etf_gram_target({C})", etf_gram_target(C), (C, C))
         check_close(f"etf_gram_target({C})", M, _target(C), tol=1e-15,
-                    mistakes=[(torch.eye(C, dtype=torch.float64) - 1 / C, "off the diagonal: -1/(C-1), not -1/C")])
+                    mistakes=[(_target_off_by_one(C), "off the diagonal: -1/(C-1), not -1/C")])
     _expect_value_error(lambda: etf_gram_target(1), "C = 1")
     report_pass("etf_gram_target")
 
@@ -74,18 +106,18 @@ def check_etf_objective_naive(etf_objective_naive: Callable) -> None:
     report_pass("etf_objective_naive", "loss and gradient match autograd")
 
 
-def _loop_objective(W):
-    """A loop over column pairs, the yardstick for the speed check."""
+def _loop_yardstick(W):
+    """The speed check's yardstick: a loop over column pairs with a dot product, a scalar sum and two column
+    updates each."""
     C = W.shape[1]
-    M = _target(C).to(W.dtype)
-    grad, loss = torch.zeros_like(W), W.new_zeros(())
+    columns, total = torch.zeros_like(W), W.new_zeros(())
     for i in range(C):
         for j in range(C):
-            e = W[:, i] @ W[:, j] - M[i, j]
-            loss += e * e
-            grad[:, i] += 2 * e * W[:, j]
-            grad[:, j] += 2 * e * W[:, i]
-    return loss, grad
+            e = W[:, i] @ W[:, j] - 0.5
+            total += e * e
+            columns[:, i] += 2 * e * W[:, i]
+            columns[:, j] -= 2 * e * W[:, j]
+    return total, columns
 
 
 def check_etf_objective(etf_objective: Callable, etf_objective_naive: Callable) -> None:
@@ -102,7 +134,7 @@ def check_etf_objective(etf_objective: Callable, etf_objective_naive: Callable) 
     else:
         print("(etf_objective_naive is not right yet: the comparison with it is skipped)")
     W = torch.randn(64, 40, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    speedup = check_speedup("etf_objective", lambda: etf_objective(W), lambda: _loop_objective(W), 20,
+    speedup = check_speedup("etf_objective", lambda: etf_objective(W), lambda: _loop_yardstick(W), 20,
                             "no Python loops: the error matrix W^T W - M gives the loss and the gradient in two products")
     report_pass("etf_objective", f"{speedup:.0f}x faster than a loop over column pairs")
 
@@ -192,27 +224,24 @@ def check_etf_classifier(classifier_class: Callable) -> None:
     report_pass("etf_classifier", "the weight is a buffer no optimizer moves")
 
 
+DOT_REGRESSION_MISTAKE_HINTS = [
+    "normalize the features and the weight's columns before the dot product",
+    "the loss has a factor 1/2",
+]
+
+
 def check_dot_regression_loss(dot_regression_loss: Callable) -> None:
     gen = torch.Generator().manual_seed(4)
     features = 3 * torch.randn(7, 5, generator=gen, dtype=torch.float64)
     weight = 2 * torch.randn(5, 4, generator=gen, dtype=torch.float64)
     labels = torch.tensor([0, 1, 2, 3, 0, 1, 2])
-
-    def oracle(h, w):
-        cosine = F.cosine_similarity(h, w[:, labels].t(), dim=1)
-        return 0.5 * ((cosine - 1) ** 2).mean()
-
-    expected = oracle(features, weight)
-    raw = (features * weight[:, labels].t()).sum(1)
+    expected, mistakes = _dot_regression_oracle(features, weight, labels)
     loss = dot_regression_loss(features, labels, weight)
-    check_close("dot_regression_loss", loss, expected, tol=1e-12, mistakes=[
-        (0.5 * ((raw - 1) ** 2).mean(), "normalize the features and the weight's columns before the dot product"),
-        (((F.cosine_similarity(features, weight[:, labels].t(), dim=1) - 1) ** 2).mean(), "the loss has a factor 1/2"),
-    ])
+    check_close("dot_regression_loss", loss, expected, tol=1e-12,
+                mistakes=list(zip(mistakes, DOT_REGRESSION_MISTAKE_HINTS)))
     leaves = [features.clone().requires_grad_(True), weight.clone().requires_grad_(True)]
     grads = torch.autograd.grad(dot_regression_loss(leaves[0], labels, leaves[1]), leaves)
-    oracle_leaves = [features.clone().requires_grad_(True), weight.clone().requires_grad_(True)]
-    expected_grads = torch.autograd.grad(oracle(*oracle_leaves), oracle_leaves)
+    expected_grads = _dot_regression_gradients(features, weight, labels)
     for what, g, e in zip(("features", "weight"), grads, expected_grads):
         check_close(f"gradient of dot_regression_loss with respect to {what}", g, e, tol=1e-10)
     report_pass("dot_regression_loss")
@@ -297,8 +326,7 @@ def check_nc2(neural_collapse_metrics: Callable) -> None:
                  hint="the std (unbiased) of the C(C-1) off-diagonal entries of the cosine matrix of the centred means")
     # The Gram matrix of the square's means, written out, against the ETF target of 4 classes.
     gram = torch.tensor([[1.0, 0, -1, 0], [0, 4, 0, -4], [-1, 0, 1, 0], [0, -4, 0, 4]], dtype=torch.float64)
-    target = _target(4)
-    expected = (gram / gram.norm() - target / target.norm()).norm().item()
+    expected = _etf_distance(gram)
     _check_value("nc2_etf_distance on the square features", _metric(metrics, "nc2_etf_distance"), expected, 1e-9,
                  hint="normalize both Gram matrices by their Frobenius norms before subtracting")
     h, y, _ = _perfect_collapse()

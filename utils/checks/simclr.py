@@ -13,12 +13,14 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision import transforms
 
+from utils.checks.recorded import oracle
 from utils.grading import check_close, check_finite, check_shape, fail, report_pass
 
 
 # ---------------------------------------------------------------------------------------------
 # Oracles
 # ---------------------------------------------------------------------------------------------
+@oracle
 def nt_xent_oracle(out_left: torch.Tensor, out_right: torch.Tensor, tau: float) -> torch.Tensor:
     """NT-Xent as F.cross_entropy over cosine similarities / tau, self-similarity masked, target k <-> k + N."""
     n = out_left.shape[0]
@@ -28,6 +30,7 @@ def nt_xent_oracle(out_left: torch.Tensor, out_right: torch.Tensor, tau: float) 
     return F.cross_entropy(logits, targets)
 
 
+@oracle
 def nt_xent_mistake(out_left, out_right, tau, include_self=False, positive_is_self=False, normalize=True, sum_=False):
     """What a common mistake computes instead of NT-Xent."""
     n = out_left.shape[0]
@@ -39,6 +42,18 @@ def nt_xent_mistake(out_left, out_right, tau, include_self=False, positive_is_se
     denominator = logits if include_self else logits.clone().fill_diagonal_(float("-inf"))
     losses = torch.logsumexp(denominator, dim=1) - positive
     return losses.sum() if sum_ else losses.mean()
+
+
+@oracle
+def nt_xent_gradients(out_left: torch.Tensor, out_right: torch.Tensor, tau: float):
+    """Autograd's gradients of nt_xent_oracle with respect to out_left and out_right."""
+    leaves = [t.detach().clone().requires_grad_(True) for t in (out_left, out_right)]
+    return torch.autograd.grad(nt_xent_oracle(*leaves, tau), leaves)
+
+
+@oracle
+def cosine_oracle(a: torch.Tensor, b: torch.Tensor, dim: int) -> torch.Tensor:
+    return F.cosine_similarity(a, b, dim=dim)
 
 
 def projections(seed: int, n: int = 6, d: int = 5, dtype=torch.float64):
@@ -108,7 +123,7 @@ def check_sim(sim: Callable) -> None:
     left, right = projections(0)
     for k in range(3):
         value = sim(left[k], right[k])
-        expected = F.cosine_similarity(left[k], right[k], dim=0)
+        expected = cosine_oracle(left[k], right[k], dim=0)
         check_close(f"sim(z_i, z_j) for pair {k}", value, expected, tol=1e-12,
                     mistakes=[(left[k] @ right[k], "divide the dot product by both norms")])
     check_close("sim(z, 2 z)", sim(left[0], 2 * left[0]), torch.tensor(1.0, dtype=torch.float64), tol=1e-12)
@@ -132,7 +147,7 @@ def check_simclr_loss_naive(loss_fn: Callable) -> None:
 def check_sim_positive_pairs(sim_positive_pairs: Callable) -> None:
     left, right = projections(4)
     pos = check_shape("sim_positive_pairs(out_left, out_right)", sim_positive_pairs(left, right), (6, 1))
-    check_close("sim_positive_pairs", pos, F.cosine_similarity(left, right, dim=1).unsqueeze(1), tol=1e-12,
+    check_close("sim_positive_pairs", pos, cosine_oracle(left, right, dim=1).unsqueeze(1), tol=1e-12,
                 mistakes=[((left * right).sum(1, keepdim=True), "divide each dot product by both norms")])
     report_pass("sim_positive_pairs")
 
@@ -141,7 +156,7 @@ def check_compute_sim_matrix(compute_sim_matrix: Callable) -> None:
     left, right = projections(5)
     out = torch.cat([left, right])
     matrix = check_shape("compute_sim_matrix(out)", compute_sim_matrix(out), (12, 12))
-    expected = F.cosine_similarity(out.unsqueeze(1), out.unsqueeze(0), dim=2)
+    expected = cosine_oracle(out.unsqueeze(1), out.unsqueeze(0), dim=2)
     check_close("compute_sim_matrix", matrix, expected, tol=1e-12,
                 mistakes=[(out @ out.t(), "normalize the rows before the matrix product")])
     report_pass("compute_sim_matrix")
@@ -169,8 +184,7 @@ def check_simclr_loss_vectorized(loss_fn: Callable, naive_fn: Callable) -> None:
 
     leaves = [t.clone().requires_grad_(True) for t in (left, right)]
     grads = torch.autograd.grad(loss_fn(*leaves, 0.3), leaves)
-    oracle_leaves = [t.clone().requires_grad_(True) for t in (left, right)]
-    expected = torch.autograd.grad(nt_xent_oracle(*oracle_leaves, 0.3), oracle_leaves)
+    expected = nt_xent_gradients(left, right, 0.3)
     for label, g, e in zip(["out_left", "out_right"], grads, expected):
         check_close(f"gradient of simclr_loss_vectorized with respect to {label}", g, e, tol=1e-9)
 

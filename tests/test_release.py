@@ -1,0 +1,132 @@
+"""tools/release.py: the student release holds nothing instructor-only, its leak check works, and its
+public checks, which replay recorded reference values, grade as the instructor's checks do: the stubs
+as not implemented, the reference with full marks, a mutant per assignment losing exactly its questions."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from autograde_cases import ASSIGNMENTS, MUTANTS
+from tools import leaks, release
+from tools.workspace import REPO_ROOT, override_parameters, reference_modules, workspace
+
+# One mutant per assignment whose hint comes from a recorded mistake value.
+MUTANT_NAMES = {"linear_classifier": "correct_class_in_margin_sum", "simclr": "self_in_denominator",
+                "cam_loss": "l1_summed_not_averaged", "neural_collapse": "etf_without_centring"}
+FORBIDDEN = {"solutions", "tools", "benchmarks", "reports", "grades", "__pycache__", ".git", ".ci",
+             "autograde_cases.py", "conftest.py", "test_stubs.py", "test_autograde.py", "test_grade.py"}
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("release")
+    proc = subprocess.run([sys.executable, "-m", "tools.release", str(out)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
+
+
+def _grade(root: Path, notebook: str, report_dir: Path) -> dict:
+    # One thread each: two runs share the two cores.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "utils.autograde", notebook, "--report-dir", str(report_dir)],
+                          cwd=root, capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {q["id"]: q for q in json.loads((report_dir / (Path(notebook).stem + ".json")).read_text())["questions"]}
+
+
+def _grade_copy(released: Path, topic: str, source: str, report_dir: Path) -> dict:
+    """Grades topic's notebook, with quick parameters, in a copy of the release holding source as the student module."""
+    assignment = ASSIGNMENTS[topic]
+    with workspace({topic: source}, root=released) as root:
+        if assignment.quick_parameters:
+            override_parameters(root / assignment.notebook, **assignment.quick_parameters)
+        return _grade(root, assignment.notebook, report_dir)
+
+
+@pytest.fixture(scope="module")
+def release_graded(released, tmp_path_factory) -> dict[str, dict]:
+    """{"<topic>/<stubs|reference|mutant>": {question: result}}, graded in the release two at a time."""
+    references = reference_modules()
+    jobs = {}  # the longest first (SimCLR's notebook), so that the two workers finish together
+    for topic in ("simclr", "linear_classifier", "cam_loss", "neural_collapse"):
+        jobs[f"{topic}/reference"] = lambda k=topic: _grade_copy(
+            released, k, references[k], tmp_path_factory.mktemp(f"{k}-reference"))
+        jobs[f"{topic}/mutant"] = lambda k=topic: _grade_copy(
+            released, k, MUTANTS[k][MUTANT_NAMES[k]].source, tmp_path_factory.mktemp(f"{k}-mutant"))
+    for topic, assignment in ASSIGNMENTS.items():
+        jobs[f"{topic}/stubs"] = lambda a=assignment, k=topic: _grade(
+            released, a.notebook, tmp_path_factory.mktemp(f"{k}-stubs"))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {key: pool.submit(job) for key, job in jobs.items()}
+        return {key: future.result() for key, future in futures.items()}
+
+
+def test_release_holds_what_a_student_needs_and_nothing_instructor_only(released):
+    names = {p.relative_to(released).as_posix() for p in released.rglob("*")}
+    assert not {part for name in names for part in name.split("/")} & FORBIDDEN
+    for topic, assignment in ASSIGNMENTS.items():
+        assert {assignment.notebook, f"utils/{topic}.py", f"utils/checks/{topic}.py",
+                f"utils/checks/expected/{topic}.pt"} <= names
+    assert {"README.md", "requirements.txt", "pyproject.toml", "datasets/README.md", "tests/test_smoke.py"} <= names
+    assert "torchcam" not in (released / "requirements.txt").read_text()
+    assert "@oracle" not in (released / "utils" / "checks" / "cam_loss.py").read_text()
+    size = sum(p.stat().st_size for p in released.rglob("*") if p.is_file())
+    assert size < 3e6, f"the release takes {size / 1e6:.1f} MB"
+
+
+def test_refuses_a_non_empty_folder_without_force_and_any_folder_overlapping_the_repository(released, capsys):
+    with pytest.raises(SystemExit, match="--force"):
+        release.main([str(released)])
+    for overlapping in (REPO_ROOT / "utils", Path("/")):
+        with pytest.raises(SystemExit):
+            release.main([str(overlapping), "--force"])
+        assert "overlaps this repository" in capsys.readouterr().err
+
+
+def test_leak_check_passes_on_the_release_and_catches_a_planted_leak(released, tmp_path):
+    assert leaks.find_leaks(released) == []
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    (planted / "notes.py").write_text("x = 1\n" + sorted(leaks.solution_lines())[0] + "\n")
+    (planted / "oracle.py").write_text(sorted(leaks.oracle_lines())[0] + "\nfrom solutions import simclr\n")
+    found = leaks.find_leaks(planted)
+    assert any(f.startswith("notes.py:2: solution code") for f in found), found
+    assert any(f.startswith("oracle.py:1: oracle code") for f in found), found
+    assert any(f.startswith("oracle.py:2: imports solutions") for f in found), found
+
+
+def test_public_requirements_drop_only_the_test_only_block():
+    text = "torch>=2\n# Test-only: peers.\nlightly>=1\ntorchcam>=0.5\n\nnbval>=0.11\n"
+    assert release.public_requirements(text) == "torch>=2\n\nnbval>=0.11\n"
+
+
+@pytest.mark.parametrize("topic", ASSIGNMENTS)
+def test_released_autograder_reports_every_question_not_implemented(release_graded, topic):
+    results = release_graded[f"{topic}/stubs"]
+    assert set(results) == ASSIGNMENTS[topic].questions
+    assert {q["status"] for q in results.values()} == {"not_implemented"}
+
+
+@pytest.mark.parametrize("topic", ASSIGNMENTS)
+def test_replayed_checks_give_the_reference_full_marks(release_graded, topic):
+    assignment = ASSIGNMENTS[topic]
+    failing = {k: q["message"] for k, q in release_graded[f"{topic}/reference"].items()
+               if q["status"] != "passed" and k not in assignment.quick_casualties}
+    assert not failing
+
+
+@pytest.mark.parametrize("topic", ASSIGNMENTS)
+def test_replayed_checks_fail_a_mutant_on_exactly_its_questions(release_graded, topic):
+    assignment, mutant = ASSIGNMENTS[topic], MUTANTS[topic][MUTANT_NAMES[topic]]
+    results = release_graded[f"{topic}/mutant"]
+    for question, words in mutant.must_fail.items():
+        assert results[question]["status"] == "failed" and words in results[question]["message"], results[question]
+    passed_anyway = assignment.questions - set(mutant.must_fail) - mutant.may_fail - assignment.quick_casualties
+    assert {q: results[q]["status"] for q in passed_anyway} == dict.fromkeys(passed_anyway, "passed")
