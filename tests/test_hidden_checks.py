@@ -123,3 +123,15 @@ def test_hidden_inputs_are_the_same_on_every_run():
         for index, case in enumerate(CASES[topic]()):
             first, second = case_inputs(topic, index, case), case_inputs(topic, index, case)
             assert all(torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b for a, b in zip(first, second))
+
+
+def test_a_deleted_function_costs_its_questions_only():
+    source = LINEAR.solution + "\ndel svm_loss_vectorized\n"
+    failures = hidden_failures("linear_classifier", source, {"svm_loss_vectorized", "softmax_loss_vectorized"})
+    assert set(failures) == {"svm_loss_vectorized"}
+    assert "AttributeError" in failures["svm_loss_vectorized"][0]
+
+
+def test_the_same_submission_gets_the_same_verdicts_twice():
+    source = MUTANTS["cam_loss"]["normalized_along_one_axis"].source
+    assert hidden_failures("cam_loss", source) == hidden_failures("cam_loss", source)
