@@ -232,10 +232,13 @@ MUTANTS = {"linear_classifier": LINEAR_MUTANTS, "simclr": SIMCLR_MUTANTS, "cam_l
 
 def all_cases() -> dict[str, Case]:
     """Every case, keyed "<topic>/<variant>"."""
+    from alternative_solutions import ALTERNATIVES  # built from this module's assignments
+
     cases = {}
     for topic, a in ASSIGNMENTS.items():
         cases[f"{topic}/reference"] = Case(a, reference=True)
         cases[f"{topic}/stubs"] = Case(a)
+        cases[f"{topic}/written_differently"] = Case(a, ALTERNATIVES[topic], parameters=a.quick_parameters)
         for name, mutant in MUTANTS[topic].items():
             cases[f"{topic}/{name}"] = Case(a, mutant.source, parameters=a.quick_parameters)
     for name, source in LINEAR_BROKEN.items():

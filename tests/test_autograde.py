@@ -27,6 +27,13 @@ def test_report_format_and_reference_passes_everything(graded, topic):
 
 
 @pytest.mark.parametrize("topic", ASSIGNMENTS)
+def test_a_correct_solution_written_differently_passes_everything(graded, topic):
+    report, _ = graded[f"{topic}/written_differently"]
+    failing = {q["id"]: q["message"] for q in report["questions"] if q["status"] != "passed"}
+    assert set(failing) <= ASSIGNMENTS[topic].quick_casualties, failing
+
+
+@pytest.mark.parametrize("topic", ASSIGNMENTS)
 def test_stubs_fail_every_question_as_not_implemented(graded, topic):
     report, _ = graded[f"{topic}/stubs"]
     assert set(statuses(report).values()) == {"not_implemented"}
