@@ -202,10 +202,6 @@ def _neural_collapse_cases() -> list[Case]:
         weight = _randn(gen, d, c)
         return means[labels] + _randn(gen, len(labels), d), labels, weight
 
-    def dot_regression(gen):
-        h, labels, weight = features(gen)
-        return h, labels, weight
-
     def counts(gen):
         return _draw(gen, 10, 5000), _draw(gen, 2, 100), _uniform(gen, 0.005, 1.0)
     metrics = "neural_collapse_metrics"
@@ -217,7 +213,7 @@ def _neural_collapse_cases() -> list[Case]:
         Case("etf_objective", "etf_objective", columns(40)),
         Case("simplex_etf", "simplex_etf", etf_size(torch.float64), _gram),
         Case("simplex_etf", "simplex_etf", etf_size(torch.float32), _gram),
-        Case("dot_regression_loss", "dot_regression_loss", dot_regression),
+        Case("dot_regression_loss", "dot_regression_loss", features),
         Case("nc1", metrics, features, _metric("nc1")),
         Case("nc2", metrics, features, _metric("nc2_equinorm", "nc2_equiangularity", "nc2_etf_distance")),
         Case("nc3", metrics, features, _metric("nc3")),
