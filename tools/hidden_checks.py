@@ -172,6 +172,9 @@ def _cam_cases() -> list[Case]:
         Case("cam_loss", "cam_loss", loss_inputs(torch.float64)),
         Case("cam_loss", "cam_loss", loss_inputs(torch.float32)),
         Case("localization", "cam_mass_inside", localization), Case("localization", "pointing_game", localization),
+        *(Case("cam_loss_train_step", "alpha_schedule", schedule) for schedule in (
+            lambda gen: (_draw(gen, 0, 3), _draw(gen, 1, 5), _uniform(gen, 0.1, 10)),  # epochs around the warm-up's end
+            lambda gen: (_draw(gen, 5, 50), _draw(gen, 0, 5), _uniform(gen, 0.1, 10)))),
     ]
 
 
@@ -211,6 +214,8 @@ def _neural_collapse_cases() -> list[Case]:
         Case("etf_objective_naive", "etf_objective_naive", columns(8)),
         Case("etf_objective", "etf_objective", columns(40)),
         Case("etf_objective", "etf_objective", columns(40)),
+        Case("etf_gradient_descent", "etf_by_gradient_descent",
+             lambda gen: (_draw(gen, 8, 16), _draw(gen, 2, 6), 0.05, 1e-6, 20000, _draw(gen, 0, 1000)), property=_descended),
         Case("simplex_etf", "simplex_etf", etf_size(torch.float64), _gram),
         Case("simplex_etf", "simplex_etf", etf_size(torch.float32), _gram),
         Case("dot_regression_loss", "dot_regression_loss", features),
@@ -222,6 +227,26 @@ def _neural_collapse_cases() -> list[Case]:
         Case("long_tailed_indices", "long_tailed_counts", counts),
         Case("long_tailed_indices", "long_tailed_indices", _balanced_labels, property=_is_long_tailed),
     ]
+
+
+def _descended(args, output) -> str | None:
+    """A descent that ends at the objective's tol with a decreasing record of len iterations + 1, on its own
+    weight (any starting point is right: the case is checked by what it reached)."""
+    num_features, num_classes, _, tol, _, _ = args
+    if not (isinstance(output, (list, tuple)) and len(output) == 3):
+        return f"the output should be DescentResult(weight, iterations, losses), got {_kind(output)}"
+    weight, iterations, losses = output
+    if not isinstance(weight, torch.Tensor) or weight.shape != (num_features, num_classes):
+        return f"the weight should be a tensor of shape {(num_features, num_classes)}, got {_kind(weight)}"
+    if not isinstance(losses, (list, tuple)) or len(losses) != iterations + 1 or not losses:
+        return "losses should hold the objective before each step and after the last: iterations + 1 values"
+    from solutions.neural_collapse import etf_objective
+    reached = float(etf_objective(weight.double())[0])
+    if not reached <= tol * (1 + 1e-6) or abs(reached - losses[-1]) > 1e-8 * max(1.0, reached):
+        return f"the weight returned has objective {reached:.3g}, and the last loss recorded is {losses[-1]:.3g} (tol {tol:g})"
+    if any(b >= a for a, b in zip(losses, losses[1:])) or any(l <= tol for l in losses[:-1]):
+        return "the losses should fall at every step and stop at the first one <= tol"
+    return None
 
 
 def _balanced_labels(gen):
