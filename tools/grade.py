@@ -187,6 +187,12 @@ def _questions(notebook: Path) -> tuple:
     return tuple(graded_questions(nbformat.read(notebook, as_version=4)))
 
 
+@functools.lru_cache(maxsize=None)
+def _hidden_topic(notebook: Path) -> str | None:
+    """The student module the notebook grades that has hidden checks, found once per batch."""
+    return next((t for t in imported_utils_modules(nbformat.read(notebook, as_version=4)) if t in CASES), None)
+
+
 def _failed_report(notebook: Path, root: Path, status: str, message: str) -> dict:
     """A report in the autograder's format with every question of the notebook at 0 points."""
     questions = _questions(notebook)
@@ -253,7 +259,7 @@ def _apply_hidden_checks(report: dict, notebook: Path, modules: Mapping[str, str
                          launch: dict) -> None:
     """Runs the hidden checks of the questions the notebook passed, in a child in the copy, and takes the
     points of every question whose hidden checks disagree with the reference."""
-    topic = next((t for t in imported_utils_modules(nbformat.read(notebook, as_version=4)) if t in CASES), None)
+    topic = _hidden_topic(notebook)
     passed = {q["id"] for q in report["questions"] if q["status"] == "passed"}
     if topic is None or topic not in modules or not passed:
         return  # an untouched stub passes nothing
