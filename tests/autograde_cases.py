@@ -123,6 +123,17 @@ LINEAR_MUTANTS = {
         mutate(_LC, "train_linear_classifier", "W -= learning_rate * grad", "W += learning_rate * grad"),
         {"train_linear_classifier": "against the gradient", "svm_search": "accuracy", "softmax_search": "accuracy"}),
 }
+# Mistakes the notebooks' public checks miss (their inputs are float64 and have several samples).
+HIDDEN_ONLY_MUTANTS = {
+    "svm_gradient_in_float64_only": (
+        mutate(_LC, "svm_loss_vectorized", "G = (margins > 0).to(X.dtype)", "G = (margins > 0).to(torch.float64)"),
+        "svm_loss_vectorized"),
+    "predict_squeezes_a_batch_of_one": (
+        mutate(_LC, "predict_linear_classifier", "linear_scores(W, X).argmax(dim=1)",
+               "linear_scores(W, X).squeeze().argmax(dim=-1)"),
+        "predict_linear_classifier"),
+}
+
 LINEAR_BROKEN = {
     "syntax_error": _LC + "\ndef broken(:\n    pass\n",
     "import_error": _LC + "\nimport no_such_package_here\n",

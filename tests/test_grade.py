@@ -15,8 +15,7 @@ import zipfile
 import pytest
 
 from alternative_solutions import ALTERNATIVES
-from autograde_cases import LINEAR, LINEAR_MUTANTS, REPO_ROOT, mutate
-from test_hidden_checks import HIDDEN_ONLY_MUTANTS
+from autograde_cases import HIDDEN_ONLY_MUTANTS, LINEAR, LINEAR_MUTANTS, REPO_ROOT, mutate
 from tools.grade import _valid, find_submissions, read_modules
 
 NOTEBOOK = "assignments/01_linear_classifiers.ipynb"

@@ -2,29 +2,16 @@
 mutant, mistakes only they catch, and hostile code in the child that runs the student's functions."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from alternative_solutions import ALTERNATIVES
-from autograde_cases import ASSIGNMENTS, LINEAR, MUTANTS, mutate
+from autograde_cases import ASSIGNMENTS, HIDDEN_ONLY_MUTANTS, LINEAR, MUTANTS, mutate
 from tools.grade import _limits, grading_copy
-from tools.hidden_checks import CASES, Case, difference, run_hidden_checks
+from tools.hidden_checks import CASES, difference, run_hidden_checks
 from tools.sandbox import Child
 
 TOPICS = sorted(CASES)
-
-# Mistakes the notebooks' public checks miss (their inputs are float64 and have several samples).
-HIDDEN_ONLY_MUTANTS = {
-    "svm_gradient_in_float64_only": (
-        mutate(LINEAR.solution, "svm_loss_vectorized", "G = (margins > 0).to(X.dtype)", "G = (margins > 0).to(torch.float64)"),
-        "svm_loss_vectorized"),
-    "predict_squeezes_a_batch_of_one": (
-        mutate(LINEAR.solution, "predict_linear_classifier", "linear_scores(W, X).argmax(dim=1)",
-               "linear_scores(W, X).squeeze().argmax(dim=-1)"),
-        "predict_linear_classifier"),
-}
 
 
 def hidden_failures(topic: str, source: str | None, questions: set[str] | None = None, call_timeout: float = 20,

@@ -45,7 +45,7 @@ import zipfile
 from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import nbformat
 
@@ -226,14 +226,22 @@ class Limits:
     memory_gb: float = 4  # RLIMIT_DATA of every process of the submission
 
 
-def _run_notebooks(copy: Path, notebooks: list[Path], root: Path, limits: Limits, launch: dict) -> tuple[list[dict], str]:
+@dataclass(frozen=True)
+class Launch:
+    """How every process of a submission starts."""
+    prefix: list[str]  # isolation_prefix's command, or nothing
+    env: dict[str, str]
+    preexec_fn: Callable[[], None]  # the resource limits
+
+
+def _run_notebooks(copy: Path, notebooks: list[Path], root: Path, limits: Limits, launch: Launch) -> tuple[list[dict], str]:
     """The autograder's validated reports of each notebook in the copy (0 points where none is valid), and
     the log's tail when the run went wrong."""
     reports_dir = copy / "reports"
     command = [sys.executable, "-m", "utils.autograde", *(n.relative_to(root).as_posix() for n in notebooks),
                "--report-dir", str(reports_dir), "--timeout", str(limits.question_timeout)]
-    process = subprocess.Popen([*launch["prefix"], *command], cwd=copy, env=launch["env"], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=launch["preexec_fn"])
+    process = subprocess.Popen([*launch.prefix, *command], cwd=copy, env=launch.env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=launch.preexec_fn)
     try:
         output, _ = process.communicate(timeout=limits.submission_timeout)
         problem = None if process.returncode == 0 else f"the autograder exited with code {process.returncode}"
@@ -256,7 +264,7 @@ def _run_notebooks(copy: Path, notebooks: list[Path], root: Path, limits: Limits
 
 
 def _apply_hidden_checks(report: dict, notebook: Path, modules: Mapping[str, str], copy: Path, limits: Limits,
-                         launch: dict) -> None:
+                         launch: Launch) -> None:
     """Runs the hidden checks of the questions the notebook passed, in a child in the copy, and takes the
     points of every question whose hidden checks disagree with the reference."""
     topic = _hidden_topic(notebook)
@@ -265,7 +273,7 @@ def _apply_hidden_checks(report: dict, notebook: Path, modules: Mapping[str, str
         return  # an untouched stub passes nothing
 
     def start_child() -> Child:
-        return Child(topic, copy, launch["prefix"], launch["env"], launch["preexec_fn"])
+        return Child(topic, copy, launch.prefix, launch.env, launch.preexec_fn)
     verdicts = run_hidden_checks(topic, passed, start_child, limits.call_timeout,
                                  deadline=time.monotonic() + limits.submission_timeout)
     for question in report["questions"]:
@@ -292,11 +300,9 @@ def grade_submission(student: str, modules: Mapping[str, str], notebooks: list[P
         home.mkdir()
         if uid is not None:
             hand_over(copy, uid)
-        launch = {
-            "prefix": prefix or [], "preexec_fn": _limits(int(limits.memory_gb * 2**30)),
-            "env": {**os.environ, "HOME": str(home), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                    "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": str(home / "matplotlib")},
-        }
+        launch = Launch(prefix or [], preexec_fn=_limits(int(limits.memory_gb * 2**30)), env={
+            **os.environ, "HOME": str(home), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": str(home / "matplotlib")})
         reports, log_tail = _run_notebooks(copy, notebooks, root, limits, launch)
         for report, notebook in zip(reports, notebooks):
             _apply_hidden_checks(report, notebook, modules, copy, limits, launch)
