@@ -8,6 +8,7 @@
    notebook's network, on batches of the notebook's images: the overhead of the CAM term.
 3. the notebook's wall time under nbval with the reference solutions.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,7 +23,11 @@ BATCH_SIZES = [64, 256]
 
 def cam_speed() -> dict:
     gen = torch.Generator().manual_seed(0)
-    fmap, labels, weight = torch.randn(128, 256, 8, 8, generator=gen), torch.randint(10, (128,), generator=gen), torch.randn(10, 256, generator=gen)
+    fmap, labels, weight = (
+        torch.randn(128, 256, 8, 8, generator=gen),
+        torch.randint(10, (128,), generator=gen),
+        torch.randn(10, 256, generator=gen),
+    )
     times = {
         "naive": median_seconds(lambda: make_cam_naive(fmap, labels, weight), min_run_time=3.0),
         "ours": median_seconds(lambda: make_cam(fmap, labels, weight)),
@@ -47,7 +52,10 @@ def step_overhead() -> dict:
     rows = {}
     for batch in BATCH_SIZES:
         gen = torch.Generator().manual_seed(batch)
-        images, labels = torch.randn(batch, 1, 32, 32, generator=gen), torch.randint(10, (batch,), generator=gen)
+        images, labels = (
+            torch.randn(batch, 1, 32, 32, generator=gen),
+            torch.randint(10, (batch,), generator=gen),
+        )
         torch.manual_seed(0)
         model = SmallCNN(in_channels=1)
         optimizers = make_optimizers(model, 1e-3)
@@ -76,9 +84,13 @@ def as_markdown(results: dict) -> str:
         f"| make_cam / torch.einsum | {c['ours_ms']:.3f} ms / {c['einsum_ms']:.3f} ms = **{c['ours_ms'] / c['einsum_ms']:.2f}x** | |",
     ]
     for batch, row in results["steps"].items():
-        lines.append(f"| CAM-loss step / cross-entropy step, notebook's network, batch {batch} of 1x32x32 | "
-                     f"{row['cam_loss_ms']:.1f} ms / {row['cross_entropy_ms']:.1f} ms = **{row['ratio']:.2f}x** | <= 1.2x |")
-    lines.append(f"| notebook under nbval, reference solutions, fresh kernel included | **{results['notebook_s']:.0f} s** | <= 180 s |")
+        lines.append(
+            f"| CAM-loss step / cross-entropy step, notebook's network, batch {batch} of 1x32x32 | "
+            f"{row['cam_loss_ms']:.1f} ms / {row['cross_entropy_ms']:.1f} ms = **{row['ratio']:.2f}x** | <= 1.2x |"
+        )
+    lines.append(
+        f"| notebook under nbval, reference solutions, fresh kernel included | **{results['notebook_s']:.0f} s** | <= 180 s |"
+    )
     return "\n".join(lines)
 
 

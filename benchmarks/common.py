@@ -1,4 +1,5 @@
 """What the benchmark runners share: timing, the notebook's wall time, recording results."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,8 +10,8 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch.utils.benchmark import Timer
@@ -30,15 +31,32 @@ def notebook_wall_time(notebook: str) -> float:
     with workspace() as root:
         start = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-q", "-p", "no:cacheprovider",
-             "-o", "addopts=", notebook], cwd=root, capture_output=True, text=True)
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--nbval-lax",
+                "--nbval-current-env",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-o",
+                "addopts=",
+                notebook,
+            ],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
         elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"the notebook failed under nbval:\n{proc.stdout[-3000:]}")
     return elapsed
 
 
-def write_section(markdown: str, marker: str = "linear_classifier", readme: Path = HERE / "README.md") -> None:
+def write_section(
+    markdown: str, marker: str = "linear_classifier", readme: Path = HERE / "README.md"
+) -> None:
     """Replaces the text between a benchmark's markers in benchmarks/README.md."""
     begin, end = f"<!-- results: {marker} -->", f"<!-- end results: {marker} -->"
     text = readme.read_text()
@@ -48,16 +66,24 @@ def write_section(markdown: str, marker: str = "linear_classifier", readme: Path
     readme.write_text(pattern.sub(lambda _: f"{begin}\n{markdown}\n{end}", text))
 
 
-def run(name: str, description: str, measure: Callable[[], dict], as_markdown: Callable[[dict], str],
-        argv: list[str] | None = None) -> None:
+def run(
+    name: str,
+    description: str,
+    measure: Callable[[], dict],
+    as_markdown: Callable[[dict], str],
+    argv: list[str] | None = None,
+) -> None:
     """The command line of a runner: measure, print as markdown, and with --write record the results in
     benchmarks/README.md (between the markers named `name`) and benchmarks/results/<name>.json."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--write", action="store_true", help="record the results in benchmarks/README.md")
     args = parser.parse_args(argv)
     results = {
-        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "torch": torch.__version__, "threads": torch.get_num_threads(), **measure(),
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        **measure(),
     }
     markdown = as_markdown(results)
     print(markdown)

@@ -7,6 +7,7 @@ The class cycles through the reference, a differently written correct solution, 
 assignment and the untouched stub. Parallel grading runs the whole class; serial grading runs its
 first SERIAL_SUBMISSIONS (a rate needs no more, and the serial run of 50 alone would take a quarter hour).
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -28,7 +29,12 @@ CLASS_SIZE, SERIAL_SUBMISSIONS = 50, 10
 
 def write_class(folder: Path, size: int) -> None:
     """size submissions cycling through the reference, a correct variant, the mutants and the stub."""
-    kinds = [ASSIGNMENTS[TOPIC].solution, ALTERNATIVES[TOPIC], *(m.source for m in MUTANTS[TOPIC].values()), None]
+    kinds = [
+        ASSIGNMENTS[TOPIC].solution,
+        ALTERNATIVES[TOPIC],
+        *(m.source for m in MUTANTS[TOPIC].values()),
+        None,
+    ]
     for i in range(size):
         student = folder / f"student{i:03d}" / "utils"
         student.mkdir(parents=True)
@@ -39,9 +45,23 @@ def write_class(folder: Path, size: int) -> None:
 def grade(submissions: Path, out: Path, workers: int) -> float:
     """Seconds for tools.grade over the folder."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "tools.grade", str(submissions), "--out", str(out), "--notebooks",
-                           ASSIGNMENTS[TOPIC].notebook, "--workers", str(workers)], cwd=REPO_ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.grade",
+            str(submissions),
+            "--out",
+            str(out),
+            "--notebooks",
+            ASSIGNMENTS[TOPIC].notebook,
+            "--workers",
+            str(workers),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-2000:])
     return time.perf_counter() - start
@@ -55,25 +75,33 @@ def measure() -> dict:
         nbval = min(common.notebook_wall_time(ASSIGNMENTS[TOPIC].notebook) for _ in range(2))
         serial = grade(tmp / "serial", tmp / "serial-grades", workers=1)
         parallel = grade(tmp / "class", tmp / "class-grades", workers=2)
-    return {"notebook": ASSIGNMENTS[TOPIC].notebook, "class_size": CLASS_SIZE, "serial_submissions": SERIAL_SUBMISSIONS,
-            "nbval_seconds": nbval, "serial_seconds": serial, "parallel_seconds": parallel}
+    return {
+        "notebook": ASSIGNMENTS[TOPIC].notebook,
+        "class_size": CLASS_SIZE,
+        "serial_submissions": SERIAL_SUBMISSIONS,
+        "nbval_seconds": nbval,
+        "serial_seconds": serial,
+        "parallel_seconds": parallel,
+    }
 
 
 def as_markdown(r: dict) -> str:
     serial_each = r["serial_seconds"] / r["serial_submissions"]
     parallel_rate = r["class_size"] / r["parallel_seconds"] * 60
-    return "\n".join([
-        f"Measured {r['date']} on {r['machine']} (torch {r['torch']}); notebook `{r['notebook']}`.",
-        "",
-        "| measurement | result |",
-        "|---|---|",
-        f"| serial (1 worker), {r['serial_submissions']} submissions | {r['serial_seconds']:.0f} s: "
-        f"**{60 / serial_each:.1f} per minute** ({serial_each:.1f} s each) |",
-        f"| parallel (2 workers), class of {r['class_size']} | {r['parallel_seconds'] / 60:.1f} min: "
-        f"**{parallel_rate:.1f} per minute** ({parallel_rate * serial_each / 60:.2f}x serial) |",
-        f"| the notebook under nbval directly, reference, fresh kernel | {r['nbval_seconds']:.1f} s |",
-        f"| grader / nbval, per submission (serial) | **{serial_each / r['nbval_seconds']:.2f}x** |",
-    ])
+    return "\n".join(
+        [
+            f"Measured {r['date']} on {r['machine']} (torch {r['torch']}); notebook `{r['notebook']}`.",
+            "",
+            "| measurement | result |",
+            "|---|---|",
+            f"| serial (1 worker), {r['serial_submissions']} submissions | {r['serial_seconds']:.0f} s: "
+            f"**{60 / serial_each:.1f} per minute** ({serial_each:.1f} s each) |",
+            f"| parallel (2 workers), class of {r['class_size']} | {r['parallel_seconds'] / 60:.1f} min: "
+            f"**{parallel_rate:.1f} per minute** ({parallel_rate * serial_each / 60:.2f}x serial) |",
+            f"| the notebook under nbval directly, reference, fresh kernel | {r['nbval_seconds']:.1f} s |",
+            f"| grader / nbval, per submission (serial) | **{serial_each / r['nbval_seconds']:.2f}x** |",
+        ]
+    )
 
 
 if __name__ == "__main__":

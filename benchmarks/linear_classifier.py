@@ -8,21 +8,25 @@
    PyTorch's own losses with autograd, N=4096, D=3073, C=10, float32.
 3. the notebook's wall time under nbval with the reference solutions (a fresh kernel, as students run it).
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
 import solutions.linear_classifier as lc
 from benchmarks.common import median_seconds, notebook_wall_time, run
+
 NOTEBOOK = "assignments/01_linear_classifiers.ipynb"
 
 
 def problem(n: int, d: int = 3073, c: int = 10, dtype=torch.float32):
     gen = torch.Generator().manual_seed(0)
-    return (0.0001 * torch.randn(d, c, generator=gen, dtype=dtype), torch.randn(n, d, generator=gen, dtype=dtype),
-            torch.randint(c, (n,), generator=gen))
+    return (
+        0.0001 * torch.randn(d, c, generator=gen, dtype=dtype),
+        torch.randn(n, d, generator=gen, dtype=dtype),
+        torch.randint(c, (n,), generator=gen),
+    )
 
 
 def naive_vs_vectorized() -> dict:
@@ -50,6 +54,7 @@ def against_floor_and_peers() -> dict:
             Wg = W.clone().requires_grad_(True)
             loss = loss_fn(X.mm(Wg), y) + 5e-6 * (Wg * Wg).sum()
             loss.backward()
+
         return run
 
     svm_peer = autograd_peer(lambda s, t: 10 * F.multi_margin_loss(s, t, margin=1.0))
@@ -57,7 +62,12 @@ def against_floor_and_peers() -> dict:
     for loss, peer in [("svm", svm_peer), ("softmax", autograd_peer(F.cross_entropy))]:
         vectorized = getattr(lc, f"{loss}_loss_vectorized")
         ours, theirs = median_seconds(lambda: vectorized(W, X, y, 5e-6)), median_seconds(peer)
-        rows[loss] = {"ours_ms": 1e3 * ours, "vs_floor": ours / floor, "peer_ms": 1e3 * theirs, "vs_peer": ours / theirs}
+        rows[loss] = {
+            "ours_ms": 1e3 * ours,
+            "vs_floor": ours / floor,
+            "peer_ms": 1e3 * theirs,
+            "vs_peer": ours / theirs,
+        }
     return rows
 
 
@@ -88,8 +98,11 @@ def as_markdown(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     def measure() -> dict:
-        return {"speedup": naive_vs_vectorized(), "floor": against_floor_and_peers(),
-                "notebook_s": notebook_wall_time(NOTEBOOK)}
+        return {
+            "speedup": naive_vs_vectorized(),
+            "floor": against_floor_and_peers(),
+            "notebook_s": notebook_wall_time(NOTEBOOK),
+        }
 
     run("linear_classifier", __doc__.splitlines()[0], measure, as_markdown, argv)
 

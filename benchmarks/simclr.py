@@ -9,6 +9,7 @@
    the largest difference of the loss values.
 3. the notebook's wall time under nbval with the reference solutions.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,12 +29,15 @@ def make_loss(name: str, tau: float = 0.2):
     """(left, right) -> loss for each implementation."""
     if name == "ours":
         from solutions.simclr import simclr_loss_vectorized
+
         return lambda left, right: simclr_loss_vectorized(left, right, tau)
     if name == "pytorch-metric-learning":
         from pytorch_metric_learning.losses import NTXentLoss
+
         loss = NTXentLoss(temperature=tau)
         return lambda left, right: loss(torch.cat([left, right]), torch.arange(len(left)).repeat(2))
     from lightly.loss import NTXentLoss
+
     return NTXentLoss(temperature=tau)
 
 
@@ -82,7 +86,11 @@ def against_peers() -> dict:
                 values[name] = forward_backward(loss_fn, left, right).item()
             except RuntimeError as err:  # a peer that runs out of memory at this size
                 asked = re.search(r"allocate (\d+) bytes", str(err))
-                rows[n][name] = {"error": f"out of memory (asked for {int(asked[1]) / 2**30:.0f} GiB)" if asked else str(err)}
+                rows[n][name] = {
+                    "error": f"out of memory (asked for {int(asked[1]) / 2**30:.0f} GiB)"
+                    if asked
+                    else str(err)
+                }
                 continue
             rows[n][name] = {"peak_mb": peak_memory_mb(name, n)}
         # Interleaved rounds, the best median of each: shared machines are noisy for seconds at a time.
@@ -97,6 +105,7 @@ def against_peers() -> dict:
 
 def naive_vs_vectorized() -> dict:
     from solutions.simclr import simclr_loss_naive, simclr_loss_vectorized
+
     left, right = inputs(64, 64, torch.float64)
     naive = median_seconds(lambda: simclr_loss_naive(left, right, 0.2), min_run_time=3.0)
     vectorized = median_seconds(lambda: simclr_loss_vectorized(left, right, 0.2))
@@ -118,19 +127,30 @@ def as_markdown(results: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for n, row in results["peers"].items():
-        cells = [f"{row[k]['ms']:.1f} ms, {row[k]['peak_mb']:.0f} MB" if "ms" in row[k] else row[k]["error"]
-                 for k in IMPLEMENTATIONS]
+        cells = [
+            f"{row[k]['ms']:.1f} ms, {row[k]['peak_mb']:.0f} MB" if "ms" in row[k] else row[k]["error"]
+            for k in IMPLEMENTATIONS
+        ]
         fastest = min(row[k]["ms"] for k in IMPLEMENTATIONS[1:] if "ms" in row[k])
-        lines.append(f"| {n} | {' | '.join(cells)} | **{row['ours']['ms'] / fastest:.2f}x** "
-                     f"| {row['max_abs_difference']:.1e} |")
-    lines += ["", f"Notebook under nbval with the reference solutions (fresh kernel included): **{results['notebook_s']:.0f} s** "
-              "(goal <= 180 s)."]
+        lines.append(
+            f"| {n} | {' | '.join(cells)} | **{row['ours']['ms'] / fastest:.2f}x** "
+            f"| {row['max_abs_difference']:.1e} |"
+        )
+    lines += [
+        "",
+        f"Notebook under nbval with the reference solutions (fresh kernel included): **{results['notebook_s']:.0f} s** "
+        "(goal <= 180 s).",
+    ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     def measure() -> dict:
-        return {"speedup": naive_vs_vectorized(), "peers": against_peers(), "notebook_s": notebook_wall_time(NOTEBOOK)}
+        return {
+            "speedup": naive_vs_vectorized(),
+            "peers": against_peers(),
+            "notebook_s": notebook_wall_time(NOTEBOOK),
+        }
 
     run("simclr", __doc__.splitlines()[0], measure, as_markdown, argv)
 

@@ -11,10 +11,8 @@ Conventions:
 
 Fill in the code between the TODO markers only; everything else is provided.
 """
-from __future__ import annotations
 
-import time
-from typing import Dict, List, Tuple
+from __future__ import annotations
 
 import torch
 import torch.nn as nn
@@ -39,18 +37,24 @@ class SmallCNN(nn.Module):
     with K = widths[-1]: the last conv layer's output, from which the logits are pooled.
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 10, widths: Tuple[int, int, int] = (32, 64, 128)):
+    def __init__(
+        self, in_channels: int = 3, num_classes: int = 10, widths: tuple[int, int, int] = (32, 64, 128)
+    ):
         super().__init__()
         layers, channels = [], in_channels
         for i, width in enumerate(widths):
-            layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(channels, width, 3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+            ]
             if i < len(widths) - 1:
                 layers.append(nn.MaxPool2d(2))
             channels = width
         self.features = nn.Sequential(*layers)
         self.fc = nn.Linear(channels, num_classes)
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         feature_map = self.features(x)
         return self.fc(feature_map.mean(dim=(2, 3))), feature_map
 
@@ -66,7 +70,9 @@ class ResNet18CAM(nn.Module):
     The classifier is always new: ``fc`` = Linear(512, num_classes).
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 10, pretrained: bool = False, small_images: bool = True):
+    def __init__(
+        self, in_channels: int = 3, num_classes: int = 10, pretrained: bool = False, small_images: bool = True
+    ):
         super().__init__()
         try:
             self.backbone = resnet18(weights=ResNet18_Weights.DEFAULT if pretrained else None)
@@ -91,23 +97,27 @@ class ResNet18CAM(nn.Module):
     def _keep_feature_map(self, module, inputs, output) -> None:
         self._feature_map = output
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.backbone(x)
         feature_map, self._feature_map = self._feature_map, None  # hold no reference between calls
         return logits, feature_map
 
 
-def split_parameters(model: nn.Module) -> Tuple[List[nn.Parameter], List[nn.Parameter]]:
+def split_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """(backbone parameters, classifier parameters): everything but model.fc, and model.fc."""
     fc_ids = {id(p) for p in model.fc.parameters()}
     return [p for p in model.parameters() if id(p) not in fc_ids], list(model.fc.parameters())
 
 
-def make_optimizers(model: nn.Module, lr: float = 1e-3, weight_decay: float = 0.0) -> Tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+def make_optimizers(
+    model: nn.Module, lr: float = 1e-3, weight_decay: float = 0.0
+) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     """One Adam optimizer for the backbone and one for the classifier, as in CAM-loss's training recipe."""
     backbone, classifier = split_parameters(model)
-    return (torch.optim.Adam(backbone, lr=lr, weight_decay=weight_decay),
-            torch.optim.Adam(classifier, lr=lr, weight_decay=weight_decay))
+    return (
+        torch.optim.Adam(backbone, lr=lr, weight_decay=weight_decay),
+        torch.optim.Adam(classifier, lr=lr, weight_decay=weight_decay),
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -123,7 +133,9 @@ def _check_cam_inputs(feature_map: torch.Tensor, labels: torch.Tensor, fc_weight
             f"{tuple(feature_map.shape)}; got fc_weight of shape {tuple(fc_weight.shape)}"
         )
     if labels.shape != (feature_map.shape[0],):
-        raise ValueError(f"labels should be ({feature_map.shape[0]},), one per feature map; got {tuple(labels.shape)}")
+        raise ValueError(
+            f"labels should be ({feature_map.shape[0]},), one per feature map; got {tuple(labels.shape)}"
+        )
     if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
         raise ValueError(f"labels should be integer class indices; got dtype {labels.dtype}")
     if labels.numel() and (labels.min() < 0 or labels.max() >= fc_weight.shape[0]):
@@ -193,8 +205,12 @@ def min_max_normalize(maps: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 # The loss and its training step
 # --------------------------------------------------------------------------------------
 def cam_loss(
-    logits: torch.Tensor, feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor, alpha: float
-) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    logits: torch.Tensor,
+    feature_map: torch.Tensor,
+    labels: torch.Tensor,
+    fc_weight: torch.Tensor,
+    alpha: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """CAM-loss of a batch: (total, l_ce, l_cam), three scalars.
 
     - l_ce: cross-entropy of logits (B, C) against labels (B,), averaged over the batch.
@@ -228,9 +244,13 @@ def alpha_schedule(epoch: int, warmup_epochs: int = 10, alpha: float = 3.0) -> f
 
 
 def cam_loss_train_step(
-    model: nn.Module, backbone_optimizer: torch.optim.Optimizer, fc_optimizer: torch.optim.Optimizer,
-    images: torch.Tensor, labels: torch.Tensor, alpha: float,
-) -> Dict[str, float]:
+    model: nn.Module,
+    backbone_optimizer: torch.optim.Optimizer,
+    fc_optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    alpha: float,
+) -> dict[str, float]:
     """One training step with CAM-loss on a batch.
 
     model(images) returns (logits, feature_map) and its classifier is model.fc; backbone_optimizer
@@ -251,10 +271,18 @@ def cam_loss_train_step(
 
 
 def train_cam_model(
-    model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int = 64, lr: float = 1e-3,
-    alpha: float = 0.0, warmup_epochs: int = 0, seed: int = 0, device: torch.device | str = "cpu",
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    alpha: float = 0.0,
+    warmup_epochs: int = 0,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
     desc: str = "training",
-) -> List[Dict[str, float]]:
+) -> list[dict[str, float]]:
     """Trains model on (X, y) with cam_loss_train_step for epochs epochs (alpha_schedule(epoch,
     warmup_epochs, alpha) each epoch; alpha = 0 is cross-entropy alone), shuffling with seed.
     Returns each step's losses, with the epoch's alpha added."""
@@ -271,12 +299,15 @@ def train_cam_model(
             weight = alpha_schedule(epoch, warmup_epochs, alpha)
             order = torch.randperm(len(X), generator=gen)
             for step in range(steps_per_epoch):
-                batch = order[step * batch_size:(step + 1) * batch_size]
-                losses = cam_loss_train_step(model, backbone_optimizer, fc_optimizer, X[batch].to(device),
-                                             y[batch].to(device), weight)
+                batch = order[step * batch_size : (step + 1) * batch_size]
+                losses = cam_loss_train_step(
+                    model, backbone_optimizer, fc_optimizer, X[batch].to(device), y[batch].to(device), weight
+                )
                 history.append({**losses, "alpha": weight})
                 progress.update(1)
-                progress.set_postfix(ce=f"{losses['ce']:.3f}", cam=f"{losses['cam']:.3f}", alpha=weight, refresh=False)
+                progress.set_postfix(
+                    ce=f"{losses['ce']:.3f}", cam=f"{losses['cam']:.3f}", alpha=weight, refresh=False
+                )
     return history
 
 
@@ -284,18 +315,20 @@ def train_cam_model(
 # Evaluation: accuracy and localization
 # --------------------------------------------------------------------------------------
 @torch.no_grad()
-def predict_with_maps(model: nn.Module, X: torch.Tensor, batch_size: int = 256) -> Tuple[torch.Tensor, torch.Tensor]:
+def predict_with_maps(
+    model: nn.Module, X: torch.Tensor, batch_size: int = 256
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits (N, C), feature maps (N, K, h, w)) of the model in evaluation mode, on the CPU."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    outputs = [model(X[s:s + batch_size].to(device)) for s in range(0, len(X), batch_size)]
+    outputs = [model(X[s : s + batch_size].to(device)) for s in range(0, len(X), batch_size)]
     model.train(was_training)
     return torch.cat([o[0].cpu() for o in outputs]), torch.cat([o[1].cpu() for o in outputs])
 
 
 def cams_at_image_size(
-    feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor, size: Tuple[int, int]
+    feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor, size: tuple[int, int]
 ) -> torch.Tensor:
     """Min-max normalized CAMs of the given classes, bilinearly upsampled to size (S, S): (N, S, S)."""
     cams = make_cam(feature_map, labels, fc_weight.detach())
@@ -303,13 +336,19 @@ def cams_at_image_size(
     return min_max_normalize(upsampled.squeeze(1))
 
 
-def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, masks: torch.Tensor | None = None) -> Dict[str, float]:
+def evaluate(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, masks: torch.Tensor | None = None
+) -> dict[str, float]:
     """How the model does on (X, y): accuracy, l_ce and l_cam (cam_loss over the whole set), and with masks
     (N, S, S) the localization of its CAMs of the true classes: mass_inside (mean cam_mass_inside) and
     pointing (the pointing game's hit rate)."""
     logits, feature_map = predict_with_maps(model, X)
     _, l_ce, l_cam = cam_loss(logits, feature_map, y, model.fc.weight.detach().cpu(), alpha=0.0)
-    result = {"accuracy": (logits.argmax(dim=1) == y).double().mean().item(), "l_ce": l_ce.item(), "l_cam": l_cam.item()}
+    result = {
+        "accuracy": (logits.argmax(dim=1) == y).double().mean().item(),
+        "l_ce": l_ce.item(),
+        "l_cam": l_cam.item(),
+    }
     if masks is not None:
         cams = cams_at_image_size(feature_map, y, model.fc.weight.cpu(), tuple(X.shape[-2:]))
         result["mass_inside"] = cam_mass_inside(cams, masks).mean().item()
@@ -319,7 +358,9 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, masks: torch.Te
 
 def _check_maps_and_masks(maps: torch.Tensor, masks: torch.Tensor) -> None:
     if maps.dim() != 3 or masks.shape != maps.shape:
-        raise ValueError(f"maps and masks should both be (B, H, W); got {tuple(maps.shape)} and {tuple(masks.shape)}")
+        raise ValueError(
+            f"maps and masks should both be (B, H, W); got {tuple(maps.shape)} and {tuple(masks.shape)}"
+        )
     if masks.dtype != torch.bool:
         raise ValueError(f"masks should be boolean (True on the object); got dtype {masks.dtype}")
     if (maps < 0).any():
@@ -336,7 +377,9 @@ def cam_mass_inside(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     ### BEGIN SOLUTION
     inside = (maps * masks).sum(dim=(1, 2))
     total = maps.sum(dim=(1, 2))
-    share = torch.where(total > 0, inside / total.clamp(min=torch.finfo(maps.dtype).tiny), torch.zeros_like(total))
+    share = torch.where(
+        total > 0, inside / total.clamp(min=torch.finfo(maps.dtype).tiny), torch.zeros_like(total)
+    )
     ### END SOLUTION
     return share
 

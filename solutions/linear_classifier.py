@@ -9,14 +9,15 @@ Conventions, as in EECS 498-007 / CS231n:
 
 Fill in the code between the TODO markers only; everything else is provided.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
-LossFunc = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], Tuple[torch.Tensor, torch.Tensor]]
+LossFunc = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]]
 
 
 def hello_linear_classifier() -> str:
@@ -29,15 +30,21 @@ def _check_loss_inputs(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> Non
     if W.dim() != 2:
         raise ValueError(f"W must have shape (D, C); got shape {tuple(W.shape)}")
     if X.dim() != 2 or X.shape[1] != W.shape[0]:
-        raise ValueError(f"X must have shape (N, D) with D = {W.shape[0]} (rows of W); got shape {tuple(X.shape)}")
+        raise ValueError(
+            f"X must have shape (N, D) with D = {W.shape[0]} (rows of W); got shape {tuple(X.shape)}"
+        )
     if y.dim() != 1 or y.shape[0] != X.shape[0]:
-        raise ValueError(f"y must have shape (N,) with N = {X.shape[0]} (rows of X); got shape {tuple(y.shape)}")
+        raise ValueError(
+            f"y must have shape (N,) with N = {X.shape[0]} (rows of X); got shape {tuple(y.shape)}"
+        )
     if X.shape[0] == 0:
         raise ValueError("X has no rows: the loss is a mean over N >= 1 samples")
     if y.dtype.is_floating_point or y.dtype == torch.bool:
         raise ValueError(f"y must hold integer class labels; got dtype {y.dtype}")
     if y.min() < 0 or y.max() >= W.shape[1]:
-        raise ValueError(f"labels in y must lie in [0, {W.shape[1]}) (columns of W); got range [{int(y.min())}, {int(y.max())}]")
+        raise ValueError(
+            f"labels in y must lie in [0, {W.shape[1]}) (columns of W); got range [{int(y.min())}, {int(y.max())}]"
+        )
 
 
 def linear_scores(W: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
@@ -60,7 +67,9 @@ def weight_gradient(X: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------------------
 # Multiclass SVM
 # --------------------------------------------------------------------------------------
-def svm_loss_naive(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float) -> Tuple[torch.Tensor, torch.Tensor]:
+def svm_loss_naive(
+    W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Multiclass SVM loss and its gradient, with explicit loops over samples and classes.
 
     L = (1/N) sum_i sum_{j != y_i} max(0, s_ij - s_{i,y_i} + 1) + reg * sum(W * W)
@@ -96,7 +105,9 @@ def svm_loss_naive(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float
     return loss, dW
 
 
-def svm_loss_vectorized(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float) -> Tuple[torch.Tensor, torch.Tensor]:
+def svm_loss_vectorized(
+    W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Multiclass SVM loss and gradient without Python loops; same inputs and outputs as svm_loss_naive.
 
     Hint: with scores S = X W and G = dL/dS (shape (N, C)), the chain rule gives dW = X^T G.
@@ -121,7 +132,9 @@ def svm_loss_vectorized(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: 
 # --------------------------------------------------------------------------------------
 # Softmax
 # --------------------------------------------------------------------------------------
-def softmax_loss_naive(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float) -> Tuple[torch.Tensor, torch.Tensor]:
+def softmax_loss_naive(
+    W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Softmax (cross-entropy) loss and its gradient, with explicit loops.
 
     L = (1/N) sum_i -log( exp(s_{i,y_i}) / sum_j exp(s_ij) ) + reg * sum(W * W)
@@ -150,7 +163,9 @@ def softmax_loss_naive(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: f
     return loss, dW
 
 
-def softmax_loss_vectorized(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float) -> Tuple[torch.Tensor, torch.Tensor]:
+def softmax_loss_vectorized(
+    W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Softmax loss and gradient without Python loops; same inputs and outputs as softmax_loss_naive.
 
     Stay numerically stable for any row of scores (rows of very different scale included).
@@ -174,7 +189,9 @@ def softmax_loss_vectorized(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, r
 # --------------------------------------------------------------------------------------
 # Training and prediction
 # --------------------------------------------------------------------------------------
-def sample_batch(X: torch.Tensor, y: torch.Tensor, num_train: int, batch_size: int) -> Tuple[torch.Tensor, torch.Tensor]:
+def sample_batch(
+    X: torch.Tensor, y: torch.Tensor, num_train: int, batch_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Samples batch_size random rows (with replacement) from the first num_train rows of X and y.
 
     Draw the indices with torch's random generator, so that torch.manual_seed makes it repeatable.
@@ -199,7 +216,7 @@ def train_linear_classifier(
     num_iters: int = 100,
     batch_size: int = 200,
     verbose: bool = False,
-) -> Tuple[torch.Tensor, List[float]]:
+) -> tuple[torch.Tensor, list[float]]:
     """Trains a linear classifier with minibatch stochastic gradient descent.
 
     Inputs:
@@ -260,7 +277,7 @@ class LinearClassifier:
         num_iters: int = 100,
         batch_size: int = 200,
         verbose: bool = False,
-    ) -> List[float]:
+    ) -> list[float]:
         """Trains self.W (starting from the current weights, if any); returns the loss history."""
         self.W, loss_history = train_linear_classifier(
             self.loss, self.W, X_train, y_train, learning_rate, reg, num_iters, batch_size, verbose
@@ -273,7 +290,9 @@ class LinearClassifier:
             raise ValueError("the classifier has no weights yet: call train() or load() first")
         return predict_linear_classifier(self.W, X)
 
-    def loss(self, W: torch.Tensor, X_batch: torch.Tensor, y_batch: torch.Tensor, reg: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    def loss(
+        self, W: torch.Tensor, X_batch: torch.Tensor, y_batch: torch.Tensor, reg: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The loss and its gradient; subclasses override this."""
         raise NotImplementedError("LinearClassifier is abstract: use LinearSVM or Softmax")
 
@@ -303,7 +322,7 @@ class Softmax(LinearClassifier):
 # --------------------------------------------------------------------------------------
 # Hyperparameter search
 # --------------------------------------------------------------------------------------
-def svm_get_search_params() -> Tuple[Sequence[float], Sequence[float]]:
+def svm_get_search_params() -> tuple[Sequence[float], Sequence[float]]:
     """Returns (learning_rates, regularization_strengths) for the SVM grid search.
 
     The notebook trains one LinearSVM for each pair, so keep the grid small (at most 25 pairs).
@@ -315,7 +334,7 @@ def svm_get_search_params() -> Tuple[Sequence[float], Sequence[float]]:
     return learning_rates, regularization_strengths
 
 
-def softmax_get_search_params() -> Tuple[Sequence[float], Sequence[float]]:
+def softmax_get_search_params() -> tuple[Sequence[float], Sequence[float]]:
     """Returns (learning_rates, regularization_strengths) for the softmax grid search (at most 25 pairs)."""
     ### BEGIN SOLUTION
     learning_rates = [1e-1, 3e-1, 1.0, 3.0]
@@ -325,8 +344,8 @@ def softmax_get_search_params() -> Tuple[Sequence[float], Sequence[float]]:
 
 
 def test_one_param_set(
-    cls: LinearClassifier, data_dict: Dict[str, torch.Tensor], lr: float, reg: float, num_iters: int = 2000
-) -> Tuple[LinearClassifier, float, float]:
+    cls: LinearClassifier, data_dict: dict[str, torch.Tensor], lr: float, reg: float, num_iters: int = 2000
+) -> tuple[LinearClassifier, float, float]:
     """Trains one classifier with the given hyperparameters and measures its accuracy.
 
     Inputs:
@@ -350,12 +369,12 @@ test_one_param_set.__test__ = False  # a course API name, not a pytest test
 
 def search_hyperparameters(
     model_class: Callable[[], LinearClassifier],
-    data_dict: Dict[str, torch.Tensor],
+    data_dict: dict[str, torch.Tensor],
     learning_rates: Sequence[float],
     regularization_strengths: Sequence[float],
     num_iters: int = 2000,
     seed: int = 0,
-) -> Tuple[Dict[Tuple[float, float], Tuple[float, float]], LinearClassifier, float]:
+) -> tuple[dict[tuple[float, float], tuple[float, float]], LinearClassifier, float]:
     """Trains model_class() with test_one_param_set for every (lr, reg) pair, each from the same seed.
 
     Returns (results, best_model, best_val_acc): results maps (lr, reg) to (train_acc, val_acc);

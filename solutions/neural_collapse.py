@@ -10,11 +10,12 @@ Conventions:
 
 Fill in the code between the TODO markers only; everything else is provided.
 """
+
 from __future__ import annotations
 
 import math
 import warnings
-from typing import Dict, List, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn
@@ -80,18 +81,25 @@ def etf_objective(W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class DescentResult(NamedTuple):
     weight: torch.Tensor  # (D, C)
     iterations: int  # gradient steps taken
-    losses: List[float]  # the objective before each step, and after the last
+    losses: list[float]  # the objective before each step, and after the last
 
 
 def etf_by_gradient_descent(
-    num_features: int, num_classes: int, lr: float = 0.05, tol: float = 1e-6, max_iters: int = 10000, seed: int = 0,
+    num_features: int,
+    num_classes: int,
+    lr: float = 0.05,
+    tol: float = 1e-6,
+    max_iters: int = 10000,
+    seed: int = 0,
 ) -> DescentResult:
     """Gradient descent on etf_objective from a seeded Gaussian start W0 = randn(D, C) / sqrt(D) (float64),
     stopping as soon as the objective is <= tol. When max_iters steps do not get there, it warns
     (RuntimeWarning) and returns where it stopped."""
     _check_num_classes(num_classes)
     if num_features < num_classes - 1:
-        raise ValueError(f"no simplex ETF of {num_classes} classes exists in {num_features} < C - 1 dimensions")
+        raise ValueError(
+            f"no simplex ETF of {num_classes} classes exists in {num_features} < C - 1 dimensions"
+        )
     gen = torch.Generator().manual_seed(seed)
     W = torch.randn(num_features, num_classes, generator=gen, dtype=torch.float64) / math.sqrt(num_features)
     losses = []
@@ -104,8 +112,11 @@ def etf_by_gradient_descent(
         if iteration < max_iters:
             W = W - lr * grad
     ### END SOLUTION
-    warnings.warn(f"gradient descent stopped after {max_iters} steps at objective {losses[-1]:.3g} > tol = {tol:g}; "
-                  "raise max_iters or lr", RuntimeWarning)
+    warnings.warn(
+        f"gradient descent stopped after {max_iters} steps at objective {losses[-1]:.3g} > tol = {tol:g}; "
+        "raise max_iters or lr",
+        RuntimeWarning,
+    )
     return DescentResult(W, max_iters, losses)
 
 
@@ -117,12 +128,18 @@ def _helmert_basis(num_classes: int, dtype: torch.dtype, device) -> torch.Tensor
     k = torch.arange(1, num_classes, dtype=dtype, device=device)  # column k has k ones, then -k
     rows = torch.arange(num_classes, device=device).unsqueeze(1)
     scale = 1 / torch.sqrt(k * (k + 1))
-    basis = torch.where(rows < k, scale, torch.where(rows == k, -k * scale, torch.zeros((), dtype=dtype, device=device)))
+    basis = torch.where(
+        rows < k, scale, torch.where(rows == k, -k * scale, torch.zeros((), dtype=dtype, device=device))
+    )
     return basis
 
 
 def simplex_etf(
-    num_features: int, num_classes: int, seed: int | None = None, dtype: torch.dtype = torch.float32, device=None
+    num_features: int,
+    num_classes: int,
+    seed: int | None = None,
+    dtype: torch.dtype = torch.float32,
+    device=None,
 ) -> torch.Tensor:
     """A simplex ETF in closed form: (D, C) unit columns with pairwise inner products -1/(C-1).
 
@@ -159,8 +176,14 @@ class ETFClassifier(nn.Module):
     state dict, but no optimizer can change it. With normalize_features, h is scaled to unit norm first.
     """
 
-    def __init__(self, num_features: int, num_classes: int, scale: float = 1.0, normalize_features: bool = False,
-                 seed: int = 0):
+    def __init__(
+        self,
+        num_features: int,
+        num_classes: int,
+        scale: float = 1.0,
+        normalize_features: bool = False,
+        seed: int = 0,
+    ):
         super().__init__()
         self.scale, self.normalize_features = scale, normalize_features
         ### BEGIN SOLUTION
@@ -180,12 +203,18 @@ def _check_features(features: torch.Tensor, labels: torch.Tensor, weight: torch.
     if features.dim() != 2:
         raise ValueError(f"features should be (N, D); got shape {tuple(features.shape)}")
     if labels.shape != (features.shape[0],):
-        raise ValueError(f"labels should be ({features.shape[0]},), one per feature row; got {tuple(labels.shape)}")
+        raise ValueError(
+            f"labels should be ({features.shape[0]},), one per feature row; got {tuple(labels.shape)}"
+        )
     if weight is not None:
         if weight.dim() != 2 or weight.shape[0] != features.shape[1]:
-            raise ValueError(f"weight should be (D, C) with D = {features.shape[1]}; got {tuple(weight.shape)}")
+            raise ValueError(
+                f"weight should be (D, C) with D = {features.shape[1]}; got {tuple(weight.shape)}"
+            )
         if labels.numel() and (labels.min() < 0 or labels.max() >= weight.shape[1]):
-            raise ValueError(f"labels should lie in [0, {weight.shape[1]}); got {labels.min().item()} to {labels.max().item()}")
+            raise ValueError(
+                f"labels should lie in [0, {weight.shape[1]}); got {labels.min().item()} to {labels.max().item()}"
+            )
 
 
 def dot_regression_loss(features: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -218,14 +247,16 @@ def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) 
     counts = torch.bincount(labels, minlength=num_classes)
     if (counts == 0).any():
         missing = (counts == 0).nonzero().flatten().tolist()
-        raise ValueError(f"classes {missing} have no samples: every class needs at least one to measure collapse")
+        raise ValueError(
+            f"classes {missing} have no samples: every class needs at least one to measure collapse"
+        )
     sums = torch.zeros(num_classes, features.shape[1], dtype=features.dtype, device=features.device)
     return sums.index_add_(0, labels, features) / counts.unsqueeze(1).to(features.dtype)
 
 
 def neural_collapse_metrics(
     features: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor | None = None
-) -> Dict[str, float]:
+) -> dict[str, float]:
     """The neural-collapse measurements of Papyan, Han and Donoho (2020) on features (N, D) with labels (N,).
 
     With mu_G the global mean of all features (on long-tailed data, weighted by the class sizes), mu_c the
@@ -283,12 +314,14 @@ def neural_collapse_metrics(
 # --------------------------------------------------------------------------------------
 # Long-tailed data
 # --------------------------------------------------------------------------------------
-def long_tailed_counts(num_per_class: int, num_classes: int, imbalance_ratio: float) -> List[int]:
+def long_tailed_counts(num_per_class: int, num_classes: int, imbalance_ratio: float) -> list[int]:
     """The exponential profile of CIFAR-10-LT (Cao et al., 2019): class c keeps
     int(num_per_class * imbalance_ratio ** (c / (C - 1))) samples, from num_per_class for class 0 down to
     num_per_class * imbalance_ratio for class C - 1."""
     if not 0 < imbalance_ratio <= 1:
-        raise ValueError(f"imbalance_ratio should lie in (0, 1] (smallest / largest class); got {imbalance_ratio}")
+        raise ValueError(
+            f"imbalance_ratio should lie in (0, 1] (smallest / largest class); got {imbalance_ratio}"
+        )
     _check_num_classes(num_classes)
     ### BEGIN SOLUTION
     counts = [int(num_per_class * imbalance_ratio ** (c / (num_classes - 1))) for c in range(num_classes)]
@@ -322,15 +355,30 @@ class FeatureNet(nn.Module):
     the head's (D, C) weight, learnable or not.
     """
 
-    def __init__(self, in_features: int, num_classes: int, num_features: int = 32, hidden: int = 128,
-                 head: str = "linear", seed: int = 0):
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        num_features: int = 32,
+        hidden: int = 128,
+        head: str = "linear",
+        seed: int = 0,
+    ):
         super().__init__()
         if head not in ("linear", "etf"):
             raise ValueError(f"head should be 'linear' or 'etf'; got {head!r}")
-        self.backbone = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                      nn.Linear(hidden, num_features))
-        self.head = nn.Linear(num_features, num_classes, bias=False) if head == "linear" else \
-            ETFClassifier(num_features, num_classes, seed=seed)
+        self.backbone = nn.Sequential(
+            nn.Linear(in_features, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, num_features),
+        )
+        self.head = (
+            nn.Linear(num_features, num_classes, bias=False)
+            if head == "linear"
+            else ETFClassifier(num_features, num_classes, seed=seed)
+        )
 
     @property
     def classifier_weight(self) -> torch.Tensor:
@@ -342,10 +390,19 @@ class FeatureNet(nn.Module):
 
 
 def train_feature_net(
-    model: FeatureNet, X: torch.Tensor, y: torch.Tensor, loss: str = "ce", epochs: int = 200, batch_size: int = 64,
-    lr: float = 0.05, weight_decay: float = 5e-4, seed: int = 0, metrics_every: int = 10, desc: str = "training",
+    model: FeatureNet,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    loss: str = "ce",
+    epochs: int = 200,
+    batch_size: int = 64,
+    lr: float = 0.05,
+    weight_decay: float = 5e-4,
+    seed: int = 0,
+    metrics_every: int = 10,
+    desc: str = "training",
     center_weight: float = 0.0,
-) -> List[Dict[str, float]]:
+) -> list[dict[str, float]]:
     """SGD with momentum 0.9 on (X, y) with cross-entropy ("ce") on the logits or dot-regression ("dr")
     against the head's weight, plus center_weight times center_collapse_loss (which needs the ETF head).
     Every metrics_every epochs (and after the last), records the epoch, the training loss and
@@ -353,7 +410,9 @@ def train_feature_net(
     if loss not in ("ce", "dr"):
         raise ValueError(f"loss should be 'ce' or 'dr'; got {loss!r}")
     if center_weight and not isinstance(model.head, ETFClassifier):
-        raise ValueError("center_weight > 0 needs the fixed ETF head (head='etf'): the class means are classified by it")
+        raise ValueError(
+            "center_weight > 0 needs the fixed ETF head (head='etf'): the class means are classified by it"
+        )
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     history = []
@@ -362,8 +421,11 @@ def train_feature_net(
         total = 0.0
         for batch in torch.randperm(len(X), generator=gen).split(batch_size):
             logits, features = model(X[batch])
-            value = F.cross_entropy(logits, y[batch]) if loss == "ce" else \
-                dot_regression_loss(features, y[batch], model.classifier_weight)
+            value = (
+                F.cross_entropy(logits, y[batch])
+                if loss == "ce"
+                else dot_regression_loss(features, y[batch], model.classifier_weight)
+            )
             if center_weight:
                 value = value + center_weight * center_collapse_loss(features, y[batch], model.head)
             optimizer.zero_grad()
@@ -386,4 +448,6 @@ def per_class_accuracy(model: FeatureNet, X: torch.Tensor, y: torch.Tensor) -> t
     logits, _ = model(X)
     correct = (logits.argmax(dim=1) == y).double()
     num_classes = logits.shape[1]
-    return torch.zeros(num_classes, dtype=torch.float64).index_add_(0, y, correct) / torch.bincount(y, minlength=num_classes)
+    return torch.zeros(num_classes, dtype=torch.float64).index_add_(0, y, correct) / torch.bincount(
+        y, minlength=num_classes
+    )

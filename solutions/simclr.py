@@ -10,11 +10,12 @@ Conventions, as in CS231n's SimCLR question:
 
 Fill in the code between the TODO markers only; everything else is provided.
 """
+
 from __future__ import annotations
 
 import random
 import time
-from typing import Callable, List, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -38,7 +39,10 @@ def hello_simclr() -> str:
 # Data augmentation
 # --------------------------------------------------------------------------------------
 def compute_train_transform(
-    seed: int = 123456, image_size: int = 32, mean: Sequence[float] = CIFAR10_MEAN, std: Sequence[float] = CIFAR10_STD
+    seed: int = 123456,
+    image_size: int = 32,
+    mean: Sequence[float] = CIFAR10_MEAN,
+    std: Sequence[float] = CIFAR10_STD,
 ) -> transforms.Compose:
     """The SimCLR augmentation for PIL images, as a torchvision Compose, in this order:
 
@@ -56,19 +60,23 @@ def compute_train_transform(
     torch.random.manual_seed(seed)
     ### BEGIN SOLUTION
     color_jitter = transforms.ColorJitter(0.4, 0.4, 0.4, 0.1)
-    train_transform = transforms.Compose([
-        transforms.RandomResizedCrop(image_size),
-        transforms.RandomHorizontalFlip(p=0.5),
-        transforms.RandomApply([color_jitter], p=0.8),
-        transforms.RandomGrayscale(p=0.2),
-        transforms.ToTensor(),
-        transforms.Normalize(mean, std),
-    ])
+    train_transform = transforms.Compose(
+        [
+            transforms.RandomResizedCrop(image_size),
+            transforms.RandomHorizontalFlip(p=0.5),
+            transforms.RandomApply([color_jitter], p=0.8),
+            transforms.RandomGrayscale(p=0.2),
+            transforms.ToTensor(),
+            transforms.Normalize(mean, std),
+        ]
+    )
     ### END SOLUTION
     return train_transform
 
 
-def compute_test_transform(mean: Sequence[float] = CIFAR10_MEAN, std: Sequence[float] = CIFAR10_STD) -> transforms.Compose:
+def compute_test_transform(
+    mean: Sequence[float] = CIFAR10_MEAN, std: Sequence[float] = CIFAR10_STD
+) -> transforms.Compose:
     """ToTensor and Normalize only: what evaluation sees."""
     return transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
 
@@ -81,7 +89,9 @@ class ImageDataset(Dataset):
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor):
         if images.dim() != 4 or images.shape[0] != labels.shape[0]:
-            raise ValueError(f"images must be (N, C, H, W) with N = len(labels); got {tuple(images.shape)} and {tuple(labels.shape)}")
+            raise ValueError(
+                f"images must be (N, C, H, W) with N = len(labels); got {tuple(images.shape)} and {tuple(labels.shape)}"
+            )
         self.images, self.labels = images, labels
 
     def __len__(self) -> int:
@@ -115,7 +125,9 @@ def _check_pair(out_left: torch.Tensor, out_right: torch.Tensor, tau: float) -> 
             f"out_left and out_right must both be (N, D); got {tuple(out_left.shape)} and {tuple(out_right.shape)}"
         )
     if out_left.shape[0] < 2:
-        raise ValueError(f"the loss needs N >= 2 pairs (negatives come from the other pairs); got N = {out_left.shape[0]}")
+        raise ValueError(
+            f"the loss needs N >= 2 pairs (negatives come from the other pairs); got N = {out_left.shape[0]}"
+        )
     if not tau > 0:
         raise ValueError(f"tau must be positive; got {tau}")
 
@@ -188,7 +200,9 @@ def simclr_loss_vectorized(
     """
     _check_pair(out_left, out_right, tau)
     if device is not None and torch.device(device).type != out_left.device.type:
-        raise ValueError(f"device {device} differs from the inputs' device {out_left.device}; move the inputs instead")
+        raise ValueError(
+            f"device {device} differs from the inputs' device {out_left.device}; move the inputs instead"
+        )
     N = out_left.shape[0]
     ### BEGIN SOLUTION
     dtype = torch.promote_types(out_left.dtype, torch.float32)
@@ -206,7 +220,9 @@ def simclr_loss_vectorized(
 # The model and its training
 # --------------------------------------------------------------------------------------
 def conv_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)
+    )
 
 
 class SimCLRModel(nn.Module):
@@ -219,12 +235,18 @@ class SimCLRModel(nn.Module):
     def __init__(self, feature_dim: int = 128, projection_dim: int = 64, in_channels: int = 3):
         super().__init__()
         self.f = nn.Sequential(
-            conv_block(in_channels, 32, 1), conv_block(32, 64, 2), conv_block(64, 128, 2),
-            conv_block(128, feature_dim, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            conv_block(in_channels, 32, 1),
+            conv_block(32, 64, 2),
+            conv_block(64, 128, 2),
+            conv_block(128, feature_dim, 2),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
-        self.g = nn.Sequential(nn.Linear(feature_dim, feature_dim), nn.ReLU(inplace=True), nn.Linear(feature_dim, projection_dim))
+        self.g = nn.Sequential(
+            nn.Linear(feature_dim, feature_dim), nn.ReLU(inplace=True), nn.Linear(feature_dim, projection_dim)
+        )
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.f(x)
         return h, self.g(h)
 
@@ -250,13 +272,20 @@ def simclr_train_step(
 
 
 def train_simclr(
-    model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, tau: float,
-    max_steps: int, time_budget: float | None = None, device: torch.device | str = "cpu",
-) -> List[float]:
+    model: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    tau: float,
+    max_steps: int,
+    time_budget: float | None = None,
+    device: torch.device | str = "cpu",
+) -> list[float]:
     """Runs simclr_train_step over the loader's (x_i, x_j, y) batches (labels unused) for max_steps
     steps or until time_budget seconds have passed; returns the loss of every step."""
     if len(loader) == 0:
-        raise ValueError("the loader yields no batch: is the dataset smaller than the batch size with drop_last?")
+        raise ValueError(
+            "the loader yields no batch: is the dataset smaller than the batch size with drop_last?"
+        )
     history, start = [], time.perf_counter()
     # Refreshed at most once a second: a notebook kernel sends every refresh as a message.
     with tqdm(total=max_steps, desc="SimCLR training", mininterval=1.0) as progress:
@@ -283,7 +312,9 @@ def extract_features(encoder: nn.Module, images: torch.Tensor, batch_size: int =
     was_training = encoder.training
     encoder.eval()
     device = next(encoder.parameters()).device
-    features = torch.cat([encoder(images[s:s + batch_size].to(device)).cpu() for s in range(0, len(images), batch_size)])
+    features = torch.cat(
+        [encoder(images[s : s + batch_size].to(device)).cpu() for s in range(0, len(images), batch_size)]
+    )
     encoder.train(was_training)
     return features
 
@@ -301,18 +332,26 @@ def few_labels(labels: torch.Tensor, per_class: int, seed: int = 0) -> torch.Ten
 
 
 def linear_probe_accuracy(
-    train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor, test_labels: torch.Tensor,
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
     C: float = 1.0,
 ) -> float:
     """Accuracy of a logistic regression (scikit-learn, standardized features) fit on the frozen
     train features and evaluated on the test features."""
     scaler = StandardScaler().fit(train_features.numpy())
-    probe = LogisticRegression(C=C, max_iter=2000).fit(scaler.transform(train_features.numpy()), train_labels.numpy())
+    probe = LogisticRegression(C=C, max_iter=2000).fit(
+        scaler.transform(train_features.numpy()), train_labels.numpy()
+    )
     return float(probe.score(scaler.transform(test_features.numpy()), test_labels.numpy()))
 
 
 def knn_accuracy(
-    train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor, test_labels: torch.Tensor,
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
     k: int = 5,
 ) -> float:
     """Accuracy of a k-nearest-neighbour vote under cosine similarity (the usual SimCLR monitor)."""

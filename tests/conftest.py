@@ -1,10 +1,10 @@
 """Shared fixtures."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from autograde_cases import all_cases, run_case
 
 

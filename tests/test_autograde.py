@@ -1,12 +1,12 @@
 """The autograder on every assignment: the reference passes everything, the stubs are not
 implemented, each mutant loses exactly the questions it breaks (with an actionable message), and
 modules that do not import or do not finish are reported, never crashed on."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
-
 from autograde_cases import ASSIGNMENTS, MUTANTS
 
 
@@ -49,11 +49,15 @@ def test_mutant_loses_exactly_the_questions_it_breaks(graded, topic, name):
     for question, words in mutant.must_fail.items():
         assert by_id[question]["status"] == "failed", f"{question}: {by_id[question]}"
         assert words in by_id[question]["message"], f"{question}: {by_id[question]['message']!r}"
-    passed_anyway = assignment.questions - set(mutant.must_fail) - mutant.may_fail - assignment.quick_casualties
+    passed_anyway = (
+        assignment.questions - set(mutant.must_fail) - mutant.may_fail - assignment.quick_casualties
+    )
     assert {q: by_id[q]["status"] for q in passed_anyway} == dict.fromkeys(passed_anyway, "passed")
 
 
-@pytest.mark.parametrize("name,error", [("syntax_error", "SyntaxError"), ("import_error", "ModuleNotFoundError")])
+@pytest.mark.parametrize(
+    "name,error", [("syntax_error", "SyntaxError"), ("import_error", "ModuleNotFoundError")]
+)
 def test_module_that_does_not_import_is_reported_once_as_the_cause(graded, name, error):
     report, scorecard = graded[f"linear_classifier/{name}"]
     assert set(statuses(report).values()) == {"error"}

@@ -1,6 +1,7 @@
 """The autograder when student code ends the kernel process: the question that did it is an error
 that says so, the questions after it still grade (in a fresh kernel), and no cell timeout is waited
 out. A tiny notebook in a minimal repository layout keeps it quick."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ import nbformat
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-STUDENT_MODULE = '''
+STUDENT_MODULE = """
 import os
 
 
@@ -23,7 +24,7 @@ def answer():
 
 def leave():
     os._exit(0)
-'''
+"""
 
 CELLS = [
     "import sys\nsys.path.insert(0, '..')\nfrom utils.crashy import answer",
@@ -54,12 +55,30 @@ def test_a_question_that_exits_the_kernel_is_an_error_and_later_questions_still_
     reports = tmp_path / "reports"
     # Within 100 s with a 120 s cell timeout: no timeout was waited out.
     proc = subprocess.run(
-        [sys.executable, "-m", "utils.autograde", str(notebook), "--report-dir", str(reports), "--timeout", "120"],
-        cwd=notebook.parents[1], capture_output=True, text=True, timeout=100)
+        [
+            sys.executable,
+            "-m",
+            "utils.autograde",
+            str(notebook),
+            "--report-dir",
+            str(reports),
+            "--timeout",
+            "120",
+        ],
+        cwd=notebook.parents[1],
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     questions = {q["id"]: q for q in json.loads((reports / "crash.json").read_text())["questions"]}
     assert {q: questions[q]["status"] for q in questions} == {
-        "before": "passed", "crashes": "error", "after": "passed", "exits_too": "error", "last": "passed"}
+        "before": "passed",
+        "crashes": "error",
+        "after": "passed",
+        "exits_too": "error",
+        "last": "passed",
+    }
     for crashed in ("crashes", "exits_too"):
         assert "the kernel died while running this cell" in questions[crashed]["message"]
         assert "os._exit" in questions[crashed]["message"]

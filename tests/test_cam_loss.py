@@ -1,5 +1,6 @@
 """The CAM-loss reference (solutions/cam_loss.py) against oracles that share no code with it: explicit
 sums over pixels, einsum, torchcam's CAM extractor, nn.L1Loss, autograd and torch.autograd.gradcheck."""
+
 from __future__ import annotations
 
 import urllib.error
@@ -16,7 +17,9 @@ from solutions import cam_loss as cl
 def maps_and_weights(seed=0, b=4, k=5, h=3, w=6, c=7, dtype=torch.float64):
     gen = torch.Generator().manual_seed(seed)
     # As after a ReLU, plus a little noise so that no map has tied minima (where min's gradient is a choice).
-    fmap = torch.randn(b, k, h, w, generator=gen, dtype=dtype).relu() + 0.1 * torch.rand(b, k, h, w, generator=gen, dtype=dtype)
+    fmap = torch.randn(b, k, h, w, generator=gen, dtype=dtype).relu() + 0.1 * torch.rand(
+        b, k, h, w, generator=gen, dtype=dtype
+    )
     labels = torch.randint(c, (b,), generator=gen)
     weight = torch.randn(c, k, generator=gen, dtype=dtype)
     return fmap, labels, weight
@@ -37,7 +40,9 @@ def cam_by_pixels(fmap, labels, weight):
 @pytest.mark.parametrize("shape", [dict(), dict(b=1, k=1, h=1, w=1, c=1), dict(b=3, k=8, h=5, w=2, c=2)])
 def test_cam_matches_the_definition_pixel_by_pixel(make, shape):
     fmap, labels, weight = maps_and_weights(**shape)
-    torch.testing.assert_close(make(fmap, labels, weight), cam_by_pixels(fmap, labels, weight), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        make(fmap, labels, weight), cam_by_pixels(fmap, labels, weight), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_make_cam_follows_the_input_dtype_and_matches_einsum_in_float32():
@@ -47,10 +52,13 @@ def test_make_cam_follows_the_input_dtype_and_matches_einsum_in_float32():
     torch.testing.assert_close(cams, torch.einsum("bk,bkhw->bhw", weight[labels], fmap))
 
 
-@pytest.mark.parametrize("model_factory,channels,target,fc", [
-    (lambda: cl.SmallCNN(in_channels=1, num_classes=10), 1, "features", "fc"),
-    (lambda: cl.ResNet18CAM(in_channels=3, num_classes=10), 3, "backbone.layer4", "backbone.fc"),
-])
+@pytest.mark.parametrize(
+    "model_factory,channels,target,fc",
+    [
+        (lambda: cl.SmallCNN(in_channels=1, num_classes=10), 1, "features", "fc"),
+        (lambda: cl.ResNet18CAM(in_channels=3, num_classes=10), 3, "backbone.layer4", "backbone.fc"),
+    ],
+)
 def test_make_cam_agrees_with_torchcam(model_factory, channels, target, fc):
     """torchcam's CAM is sum_k w_k A_k (with a ReLU when its relu option is on), per sample for the given
     classes, optionally min-max normalized."""
@@ -61,8 +69,8 @@ def test_make_cam_agrees_with_torchcam(model_factory, channels, target, fc):
     with CAM(model, target_layer=target, fc_layer=fc) as extractor:
         with torch.no_grad():
             logits, fmap = model(images)
-        raw, = extractor(labels.tolist(), logits, normalized=False)
-        normalized, = extractor(labels.tolist(), logits, normalized=True)
+        (raw,) = extractor(labels.tolist(), logits, normalized=False)
+        (normalized,) = extractor(labels.tolist(), logits, normalized=True)
         relu = extractor._relu
     ours = cl.make_cam(fmap, labels, model.fc.weight.detach())
     ours = ours.relu() if relu else ours
@@ -82,13 +90,17 @@ def test_cam_mean_is_the_logit_minus_the_bias_under_average_pooling():
 
 def test_caam_is_the_channel_sum():
     fmap, _, _ = maps_and_weights(2)
-    torch.testing.assert_close(cl.make_caam(fmap), cam_by_pixels(fmap, torch.zeros(4, dtype=torch.long),
-                                                                   torch.ones(1, 5, dtype=torch.float64)))
+    torch.testing.assert_close(
+        cl.make_caam(fmap),
+        cam_by_pixels(fmap, torch.zeros(4, dtype=torch.long), torch.ones(1, 5, dtype=torch.float64)),
+    )
 
 
 def test_min_max_normalize_is_per_sample_over_both_axes_and_zero_for_constant_maps():
     gen = torch.Generator().manual_seed(3)
-    maps = torch.randn(3, 4, 5, generator=gen, dtype=torch.float64) * torch.tensor([1.0, 10.0, 100.0]).view(3, 1, 1)
+    maps = torch.randn(3, 4, 5, generator=gen, dtype=torch.float64) * torch.tensor([1.0, 10.0, 100.0]).view(
+        3, 1, 1
+    )
     maps[2] = 4.0
     out = cl.min_max_normalize(maps)
     for i in range(2):
@@ -124,7 +136,10 @@ def test_cam_loss_value_and_where_its_gradients_go():
     total, l_ce, l_cam = cl.cam_loss(logits, leaves[0], labels, leaves[1], alpha=3.0)
     oracle = [t.clone().requires_grad_(True) for t in (fmap, weight, bias)]
     oracle_logits = oracle[0].mean(dim=(2, 3)) @ oracle[1].t() + oracle[2]
-    expected_ce, expected_cam = F.cross_entropy(oracle_logits, labels), l_cam_oracle(oracle[0], labels, oracle[1])
+    expected_ce, expected_cam = (
+        F.cross_entropy(oracle_logits, labels),
+        l_cam_oracle(oracle[0], labels, oracle[1]),
+    )
     torch.testing.assert_close(l_ce, expected_ce)
     torch.testing.assert_close(l_cam, expected_cam)
     torch.testing.assert_close(total, expected_ce + 3.0 * expected_cam)
@@ -142,14 +157,17 @@ def test_cam_loss_value_and_where_its_gradients_go():
     torch.testing.assert_close(grads[1], torch.autograd.grad(expected_ce, oracle[1])[0])
 
 
-@pytest.mark.parametrize("mangle,words", [
-    (lambda f, l, w: (f, l + 7, w), "labels should lie in [0, 7)"),
-    (lambda f, l, w: (f, l - 1 - l.max(), w), "labels should lie in [0, 7)"),
-    (lambda f, l, w: (f[:, :3], l, w), "K = 3 channels"),
-    (lambda f, l, w: (f[0], l, w), "(B, K, H, W)"),
-    (lambda f, l, w: (f, l[:2], w), "one per feature map"),
-    (lambda f, l, w: (f, l.double(), w), "integer class indices"),
-])
+@pytest.mark.parametrize(
+    "mangle,words",
+    [
+        (lambda f, l, w: (f, l + 7, w), "labels should lie in [0, 7)"),
+        (lambda f, l, w: (f, l - 1 - l.max(), w), "labels should lie in [0, 7)"),
+        (lambda f, l, w: (f[:, :3], l, w), "K = 3 channels"),
+        (lambda f, l, w: (f[0], l, w), "(B, K, H, W)"),
+        (lambda f, l, w: (f, l[:2], w), "one per feature map"),
+        (lambda f, l, w: (f, l.double(), w), "integer class indices"),
+    ],
+)
 @pytest.mark.parametrize("function", [cl.make_cam_naive, cl.make_cam])
 def test_bad_cam_input_is_a_value_error_naming_the_shapes(function, mangle, words):
     fmap, labels, weight = maps_and_weights(6)
@@ -177,7 +195,9 @@ def test_resnet18_returns_layer4_maps_through_its_hook_for_one_channel_input():
     b = model.backbone
     expected = b.layer4(b.layer3(b.layer2(b.layer1(b.maxpool(b.relu(b.bn1(b.conv1(images))))))))
     torch.testing.assert_close(fmap, expected)
-    torch.testing.assert_close(logits, model.fc(fmap.mean(dim=(2, 3))))  # average pooling: CAMs decompose logits
+    torch.testing.assert_close(
+        logits, model.fc(fmap.mean(dim=(2, 3)))
+    )  # average pooling: CAMs decompose logits
     big = cl.ResNet18CAM(in_channels=3, num_classes=5, small_images=False).eval()
     assert big(torch.randn(1, 3, 64, 64))[1].shape == (1, 512, 2, 2)
 
@@ -185,6 +205,7 @@ def test_resnet18_returns_layer4_maps_through_its_hook_for_one_channel_input():
 def test_resnet18_pretrained_offline_says_what_to_do(monkeypatch):
     def offline(**kwargs):
         raise urllib.error.URLError("no network")
+
     monkeypatch.setattr(cl, "resnet18", offline)
     with pytest.raises(RuntimeError, match="pretrained=False"):
         cl.ResNet18CAM(pretrained=True)
@@ -215,7 +236,9 @@ def test_training_follows_the_alpha_schedule_and_learns():
 
 def test_localization_scores_by_hand():
     maps = torch.tensor([[[0.0, 1.0], [3.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]], [[2.0, 2.0], [1.0, 0.0]]])
-    masks = torch.tensor([[[False, True], [False, False]], [[True, False], [False, False]], [[False, True], [True, True]]])
+    masks = torch.tensor(
+        [[[False, True], [False, False]], [[True, False], [False, False]], [[False, True], [True, True]]]
+    )
     torch.testing.assert_close(cl.cam_mass_inside(maps, masks), torch.tensor([0.25, 0.0, 0.6]))
     # Peaks: (1, 0) unmasked; all zero, so (0, 0), masked; a tie between (0, 0) and (0, 1): the first, unmasked.
     assert cl.pointing_game(maps, masks).tolist() == [False, True, False]
@@ -227,6 +250,7 @@ def test_localization_scores_by_hand():
 
 def test_evaluate_scores_a_model_whose_maps_sit_on_the_object():
     """A model whose only feature is the input itself localizes perfectly when the object is the bright part."""
+
     class Identity(nn.Module):
         def __init__(self):
             super().__init__()
@@ -239,8 +263,8 @@ def test_evaluate_scores_a_model_whose_maps_sit_on_the_object():
     X = torch.zeros(3, 1, 8, 8)
     masks = torch.zeros(3, 8, 8, dtype=torch.bool)
     for i, (r, c) in enumerate([(0, 0), (3, 5), (6, 2)]):
-        X[i, 0, r:r + 2, c:c + 2] = 1.0
-        masks[i, r:r + 2, c:c + 2] = True
+        X[i, 0, r : r + 2, c : c + 2] = 1.0
+        masks[i, r : r + 2, c : c + 2] = True
     result = cl.evaluate(Identity(), X, torch.zeros(3, dtype=torch.long), masks)
     assert result["pointing"] == 1.0 and result["mass_inside"] > 0.99
     assert set(result) == {"accuracy", "l_ce", "l_cam", "mass_inside", "pointing"}

@@ -2,6 +2,7 @@
 
 CIFAR-10 and MNIST are faked with tiny files in their real on-disk formats; the network is never used.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -99,7 +100,9 @@ def shapes() -> dict:
 def _mean_colours(images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The (N, 3) mean colours of each image inside and outside its (N, H, W) mask."""
     inside, outside = masks[:, None].float(), (~masks[:, None]).float()
-    return (images * inside).sum((2, 3)) / inside.sum((2, 3)), (images * outside).sum((2, 3)) / outside.sum((2, 3))
+    return (images * inside).sum((2, 3)) / inside.sum((2, 3)), (images * outside).sum((2, 3)) / outside.sum(
+        (2, 3)
+    )
 
 
 def test_shapes_types_and_ranges(shapes):
@@ -107,9 +110,22 @@ def test_shapes_types_and_ranges(shapes):
     assert shapes["images"].min() >= 0 and shapes["images"].max() <= 1
     assert shapes["labels"].shape == (2000,) and shapes["labels"].dtype == torch.int64
     assert shapes["masks"].shape == (2000, 32, 32) and shapes["masks"].dtype == torch.bool
-    assert shapes["classes"] == SHAPE_CLASSES == [
-        "circle", "ring", "triangle", "square", "pentagon", "star", "cross", "crescent", "ellipse", "heart"
-    ]
+    assert (
+        shapes["classes"]
+        == SHAPE_CLASSES
+        == [
+            "circle",
+            "ring",
+            "triangle",
+            "square",
+            "pentagon",
+            "star",
+            "cross",
+            "crescent",
+            "ellipse",
+            "heart",
+        ]
+    )
     big = make_shapes(3, image_size=48, clutter=False)
     assert big["images"].shape == (3, 3, 48, 48) and big["masks"].shape == (3, 48, 48)
     assert make_shapes(0)["images"].shape == (0, 3, 32, 32)
@@ -203,7 +219,9 @@ def test_shapes_through_load_dataset_preprocess_and_dev_subset():
     assert data["X_train"].shape == (40, 3, 16, 16) and data["masks_test"].shape == (20, 16, 16)
     small = dev_subset(data, 8, num_val=3)
     assert [small[f"masks_{s}"].shape[0] for s in SPLITS] == [8, 3, 20]
-    assert torch.equal(small["masks_train"], data["masks_train"][:8]) and torch.equal(small["y_val"], data["y_val"][:3])
+    assert torch.equal(small["masks_train"], data["masks_train"][:8]) and torch.equal(
+        small["y_val"], data["y_val"][:3]
+    )
     out = preprocess(data)
     assert out["X_train"].shape == (40, 3 * 16 * 16 + 1)
     for split in SPLITS:
@@ -238,7 +256,7 @@ def test_digit_canvas_places_each_digit_inside_its_box():
         ink = image >= 0.5
         rows, cols = ink.any(dim=1).nonzero().flatten(), ink.any(dim=0).nonzero().flatten()
         box = torch.zeros_like(mask)
-        box[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
+        box[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = True
         assert torch.equal(mask, box)  # the tight box of the ink
         assert mask.sum() <= 16 * 16 and image[~mask].max() < 0.5
 
@@ -250,8 +268,14 @@ def test_digit_canvas_draws_the_digit_it_labels():
     canvas = make_digit_canvas(pool, labels, 30, seed=1, clutter=False)
     glyphs = F.interpolate(pool, scale_factor=2, mode="bilinear", align_corners=False)[:, 0].clamp(0, 1)
     for image, label in zip(canvas["images"][:, 0], canvas["labels"]):
-        found = [i for i, g in enumerate(glyphs) for r in range(17) for c in range(17)
-                 if torch.allclose(image[r:r + 16, c:c + 16], g) and image.sum().item() == pytest.approx(g.sum().item(), rel=1e-5)]
+        found = [
+            i
+            for i, g in enumerate(glyphs)
+            for r in range(17)
+            for c in range(17)
+            if torch.allclose(image[r : r + 16, c : c + 16], g)
+            and image.sum().item() == pytest.approx(g.sum().item(), rel=1e-5)
+        ]
         assert found and all(labels[i] == label for i in found)
 
 
@@ -275,7 +299,10 @@ def fake_cifar(tmp_path: Path) -> Path:
     for b in range(5):
         ks = range(4 * b, 4 * b + 4)
         data = np.stack([_cifar_image(k) for k in ks])
-        _dump(folder / f"data_batch_{b + 1}", {b"data": data, b"labels": [k % 10 for k in ks], b"batch_label": b"x"})
+        _dump(
+            folder / f"data_batch_{b + 1}",
+            {b"data": data, b"labels": [k % 10 for k in ks], b"batch_label": b"x"},
+        )
     test = np.stack([_cifar_image(100), _cifar_image(101), _cifar_image(102)])
     test[0, :1024], test[0, 1024:2048], test[0, 2048:] = 255, 0, 51  # red, green, blue planes
     _dump(folder / "test_batch", {b"data": test, b"labels": [7, 1, 2]})
@@ -380,7 +407,9 @@ def test_mnist_missing_raises(tmp_path, monkeypatch):
     monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
     with pytest.raises(FileNotFoundError) as info:
         load_mnist(tmp_path, download=False)
-    assert str(tmp_path / "MNIST" / "raw") in str(info.value) and "python -m utils.data mnist" in str(info.value)
+    assert str(tmp_path / "MNIST" / "raw") in str(info.value) and "python -m utils.data mnist" in str(
+        info.value
+    )
     with pytest.raises(FileNotFoundError, match="download failed.*Error downloading"):
         load_mnist(tmp_path, download=True)
 
@@ -398,7 +427,9 @@ def test_preprocess_centres_flattens_and_appends_bias(digits):
         assert torch.equal(out[f"y_{split}"], digits[f"y_{split}"])
     assert out["X_train"][:, :-1].double().mean(dim=0).abs().max() < 1e-6
     assert out["mean_image"].shape == (1, 8, 8)
-    assert torch.allclose(out["X_val"][:, :-1].reshape(-1, 1, 8, 8) + out["mean_image"], digits["X_val"], atol=1e-6)
+    assert torch.allclose(
+        out["X_val"][:, :-1].reshape(-1, 1, 8, 8) + out["mean_image"], digits["X_val"], atol=1e-6
+    )
     assert out["classes"] == digits["classes"]
     for key, value in before.items():  # the input is untouched
         assert torch.equal(digits[key], value)
@@ -423,8 +454,12 @@ def test_preprocess_without_flatten_keeps_image_shape(digits):
 
 def test_dev_subset(digits):
     small = dev_subset(digits, 50, num_val=10)
-    assert small["X_train"].shape[0] == 50 and small["X_val"].shape[0] == 10 and small["X_test"].shape[0] == 400
-    assert torch.equal(small["X_train"], digits["X_train"][:50]) and torch.equal(small["y_val"], digits["y_val"][:10])
+    assert (
+        small["X_train"].shape[0] == 50 and small["X_val"].shape[0] == 10 and small["X_test"].shape[0] == 400
+    )
+    assert torch.equal(small["X_train"], digits["X_train"][:50]) and torch.equal(
+        small["y_val"], digits["y_val"][:10]
+    )
     assert small["classes"] == digits["classes"]
     for kwargs in ({"num_train": 1198}, {"num_train": 5, "num_test": 401}, {"num_train": -1}):
         with pytest.raises(ValueError, match="num_"):

@@ -1,4 +1,5 @@
 """utils/gradcheck.py against autograd."""
+
 import pytest
 import torch
 
@@ -17,7 +18,7 @@ def test_rel_error_rejects_mismatched_shapes():
 
 
 def f(x):
-    return (x.sin() * x).sum() + (x ** 2).prod()
+    return (x.sin() * x).sum() + (x**2).prod()
 
 
 def test_numeric_gradient_matches_autograd_and_restores_x():

@@ -3,6 +3,7 @@ zip, and one written differently) get full marks, mutants lose exactly their que
 hidden checks catch), and broken or hostile ones (a syntax error, a memory bomb, a process exit, a hang,
 reading solutions/, writing to the grades, monkeypatching the checks) are contained and reported without
 touching anyone else's grade. One notebook (assignment 1) keeps it quick."""
+
 from __future__ import annotations
 
 import csv
@@ -13,9 +14,9 @@ import sys
 import zipfile
 
 import pytest
-
 from alternative_solutions import ALTERNATIVES
 from autograde_cases import HIDDEN_ONLY_MUTANTS, LINEAR, LINEAR_MUTANTS, REPO_ROOT, mutate
+
 from tools.grade import _valid, find_submissions, read_modules
 
 NOTEBOOK = "assignments/01_linear_classifiers.ipynb"
@@ -40,12 +41,14 @@ def writes_to_the_grades(out) -> str:
     """The reference that, on import, tries to overwrite the grades and a classmate's report."""
     return LINEAR.solution + (
         f"\nfor _name in ('grades.csv', 'ada_reference.json', 'kim_writes_grades.json'):\n"
-        f"    try:\n        open({str(out)!r} + '/' + _name, 'w').write('hacked')\n    except OSError:\n        pass\n")
+        f"    try:\n        open({str(out)!r} + '/' + _name, 'w').write('hacked')\n    except OSError:\n        pass\n"
+    )
 
 
 # The mutant's wrong gradient, with the public check of its question replaced by one that always passes.
 MONKEYPATCHES = LINEAR_MUTANTS["regularization_gradient_left_out"].source + (
-    "\nimport utils.checks.linear_classifier as _checks\n_checks.check_svm_loss = lambda *args, **kwargs: None\n")
+    "\nimport utils.checks.linear_classifier as _checks\n_checks.check_svm_loss = lambda *args, **kwargs: None\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +78,29 @@ def graded_class(tmp_path_factory):
         archive.writestr("homework/utils/linear_classifier.py", LINEAR.solution)
     # Question limit 20 s; the whole submission 90 s: the hang ends as a per-question timeout, not a batch stall.
     proc = subprocess.run(
-        [sys.executable, "-m", "tools.grade", str(submissions), "--out", str(out), "--notebooks", NOTEBOOK,
-         "--workers", "2", "--timeout", "20", "--submission-timeout", "300", "--memory-gb", "3"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200)
+        [
+            sys.executable,
+            "-m",
+            "tools.grade",
+            str(submissions),
+            "--out",
+            str(out),
+            "--notebooks",
+            NOTEBOOK,
+            "--workers",
+            "2",
+            "--timeout",
+            "20",
+            "--submission-timeout",
+            "300",
+            "--memory-gb",
+            "3",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
     return results, out, proc.stdout
@@ -135,7 +158,10 @@ def test_broken_and_hostile_submissions_are_contained_and_reported(graded_class)
     assert {q["id"]: q["status"] for q in bomb}["svm_loss_vectorized"] == "passed"  # the rest still grades
     exits = results["ed_exits"]["notebooks"][0]["questions"]
     lost = {q["id"] for q in exits if q["status"] != "passed"}
-    assert lost == {"svm_loss_naive", "svm_vectorized_speedup"}  # the two questions that call the exiting function
+    assert lost == {
+        "svm_loss_naive",
+        "svm_vectorized_speedup",
+    }  # the two questions that call the exiting function
     assert "kernel died" in exits[0]["message"] and results["ed_exits"]["earned"] == 25
     hangs = statuses(results["fay_hangs"])
     assert hangs["svm_loss_naive"] == "timeout" and hangs["svm_loss_vectorized"] == "passed"
@@ -147,20 +173,33 @@ def test_grades_csv_and_gradescope_results(graded_class):
     results, out, stdout = graded_class
     rows = {row["student"]: row for row in csv.DictReader((out / "grades.csv").open())}
     assert set(rows) == set(results) and len(results) == 13
-    assert rows["ada_reference"]["total"] == "29" and rows["bo_mutant"]["01_linear_classifiers/predict_linear_classifier"] == "0"
+    assert (
+        rows["ada_reference"]["total"] == "29"
+        and rows["bo_mutant"]["01_linear_classifiers/predict_linear_classifier"] == "0"
+    )
     gradescope = json.loads((out / "gradescope" / "bo_mutant" / "results.json").read_text())
     assert gradescope["score"] == results["bo_mutant"]["earned"]
-    assert sum(t["max_score"] for t in gradescope["tests"]) == 29 and all("name" in t and "output" in t for t in gradescope["tests"])
+    assert sum(t["max_score"] for t in gradescope["tests"]) == 29 and all(
+        "name" in t and "output" in t for t in gradescope["tests"]
+    )
     assert "per minute" in stdout
 
 
 def test_a_tampered_report_is_not_trusted():
     notebook = REPO_ROOT / NOTEBOOK
-    from utils.autograde import graded_questions
     import nbformat
+
+    from utils.autograde import graded_questions
+
     questions = graded_questions(nbformat.read(notebook, as_version=4))
-    honest = {"questions": [{"id": q.id, "points": q.points, "earned": 0.0, "status": "failed", "message": ""}
-                            for q in questions], "earned": 0.0, "max": sum(q.points for q in questions)}
+    honest = {
+        "questions": [
+            {"id": q.id, "points": q.points, "earned": 0.0, "status": "failed", "message": ""}
+            for q in questions
+        ],
+        "earned": 0.0,
+        "max": sum(q.points for q in questions),
+    }
     assert _valid(honest, notebook)
     inflated = json.loads(json.dumps(honest))
     inflated["questions"][0]["earned"] = inflated["questions"][0]["points"]
@@ -190,8 +229,13 @@ def test_gradescope_entry_point_writes_results_json(tmp_path):
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "linear_classifier.py").write_text(LINEAR.solution)
     env = {**os.environ, "AUTOGRADER": str(tmp_path), "LOSSLAB_GRADE_ARGS": f"--notebooks {NOTEBOOK}"}
-    proc = subprocess.run(["bash", str(REPO_ROOT / "tools" / "gradescope" / "run_autograder")], env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        ["bash", str(REPO_ROOT / "tools" / "gradescope" / "run_autograder")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     assert results["score"] == 29 and len(results["tests"]) == 14

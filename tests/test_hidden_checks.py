@@ -1,12 +1,13 @@
 """The hidden checks against the reference, correct solutions written differently, the stubs, every
 mutant, mistakes only they catch, and hostile code in the child that runs the student's functions."""
+
 from __future__ import annotations
 
 import pytest
 import torch
-
 from alternative_solutions import ALTERNATIVES
 from autograde_cases import ASSIGNMENTS, HIDDEN_ONLY_MUTANTS, LINEAR, MUTANTS, mutate
+
 from tools.grade import _limits, grading_copy
 from tools.hidden_checks import CASES, difference, run_hidden_checks
 from tools.sandbox import Child
@@ -14,13 +15,20 @@ from tools.sandbox import Child
 TOPICS = sorted(CASES)
 
 
-def hidden_failures(topic: str, source: str | None, questions: set[str] | None = None, call_timeout: float = 20,
-                    memory_gb: float = 4) -> dict[str, list[str]]:
+def hidden_failures(
+    topic: str,
+    source: str | None,
+    questions: set[str] | None = None,
+    call_timeout: float = 20,
+    memory_gb: float = 4,
+) -> dict[str, list[str]]:
     """{question: failure messages} of the hidden checks for a module source (None: the stub)."""
     questions = questions or {case.question for case in CASES[topic]()}
     with grading_copy({topic: source} if source is not None else {}) as copy:
+
         def start() -> Child:
             return Child(topic, copy, preexec_fn=_limits(int(memory_gb * 2**30)))
+
         verdicts = run_hidden_checks(topic, questions, start, call_timeout)
     assert set(verdicts) == questions
     return {question: verdict.failures for question, verdict in verdicts.items() if verdict.failures}
@@ -79,14 +87,28 @@ HOSTILE_BODIES = {
 def test_hostile_code_costs_only_its_own_calls(behaviour, tmp_path, monkeypatch):
     marker = tmp_path / "pwned"
     monkeypatch.setenv("PWNED_MARKER", str(marker))
-    source = mutate(LINEAR.solution, "svm_loss_vectorized", "    num_train = X.shape[0]\n    rows",
-                    HOSTILE_BODIES[behaviour] + "    num_train = X.shape[0]\n    rows")
-    failures = hidden_failures("linear_classifier", source, {"svm_loss_vectorized", "softmax_loss_vectorized"},
-                               call_timeout=3, memory_gb=3)
+    source = mutate(
+        LINEAR.solution,
+        "svm_loss_vectorized",
+        "    num_train = X.shape[0]\n    rows",
+        HOSTILE_BODIES[behaviour] + "    num_train = X.shape[0]\n    rows",
+    )
+    failures = hidden_failures(
+        "linear_classifier",
+        source,
+        {"svm_loss_vectorized", "softmax_loss_vectorized"},
+        call_timeout=3,
+        memory_gb=3,
+    )
     assert set(failures) == {"svm_loss_vectorized"} and len(failures["svm_loss_vectorized"]) == 3
     message = failures["svm_loss_vectorized"][0]
-    expected = {"hangs": "did not finish within 3 s", "exits": "the process ended", "memory_bomb": "MemoryError",
-                "returns_a_function": "returned a builtin_function_or_method", "forges_a_pickled_reply": "unreadable reply"}
+    expected = {
+        "hangs": "did not finish within 3 s",
+        "exits": "the process ended",
+        "memory_bomb": "MemoryError",
+        "returns_a_function": "returned a builtin_function_or_method",
+        "forges_a_pickled_reply": "unreadable reply",
+    }
     assert expected[behaviour] in message, message
     assert not marker.exists()
 
@@ -106,15 +128,20 @@ def test_outputs_are_compared_by_shape_kind_and_relative_error():
 
 def test_hidden_inputs_are_the_same_on_every_run():
     from tools.hidden_checks import case_inputs
+
     for topic in TOPICS:
         for index, case in enumerate(CASES[topic]()):
             first, second = case_inputs(topic, index, case), case_inputs(topic, index, case)
-            assert all(torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b for a, b in zip(first, second))
+            assert all(
+                torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b for a, b in zip(first, second)
+            )
 
 
 def test_a_deleted_function_costs_its_questions_only():
     source = LINEAR.solution + "\ndel svm_loss_vectorized\n"
-    failures = hidden_failures("linear_classifier", source, {"svm_loss_vectorized", "softmax_loss_vectorized"})
+    failures = hidden_failures(
+        "linear_classifier", source, {"svm_loss_vectorized", "softmax_loss_vectorized"}
+    )
     assert set(failures) == {"svm_loss_vectorized"}
     assert "AttributeError" in failures["svm_loss_vectorized"][0]
 

@@ -3,6 +3,7 @@
 Oracles: F.multi_margin_loss and F.cross_entropy for the losses, autograd and centred
 differences for every gradient. Inputs are random float64 of several shapes.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -43,7 +44,9 @@ def problem(seed: int, n: int, d: int, c: int, dtype=torch.float64):
 
 
 @pytest.mark.parametrize("name", LOSSES)
-@pytest.mark.parametrize("seed,n,d,c,reg", [(0, 1, 3, 2, 0.0), (1, 17, 9, 4, 0.5), (2, 64, 30, 10, 1e-3), (3, 5, 2, 7, 2.0)])
+@pytest.mark.parametrize(
+    "seed,n,d,c,reg", [(0, 1, 3, 2, 0.0), (1, 17, 9, 4, 0.5), (2, 64, 30, 10, 1e-3), (3, 5, 2, 7, 2.0)]
+)
 def test_loss_and_gradient_match_oracle(name, seed, n, d, c, reg):
     W, X, y = problem(seed, n, d, c)
     loss, dW = LOSSES[name](W, X, y, reg)
@@ -160,7 +163,9 @@ def test_test_one_param_set_trains_once_for_num_iters():
     calls = []
 
     class Spy(lc.Softmax):
-        def train(self, X_train, y_train, learning_rate=1e-3, reg=1e-5, num_iters=100, batch_size=200, verbose=False):
+        def train(
+            self, X_train, y_train, learning_rate=1e-3, reg=1e-5, num_iters=100, batch_size=200, verbose=False
+        ):
             calls.append(num_iters)
             return super().train(X_train, y_train, learning_rate, reg, num_iters, batch_size, verbose)
 

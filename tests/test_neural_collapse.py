@@ -1,10 +1,8 @@
 """The neural-collapse reference (solutions/neural_collapse.py) against oracles that share no code with it:
 the Gram matrix itself, autograd and gradcheck, numpy loops for the covariances, scikit-learn's
 NearestCentroid for NC4's nearest-mean rule, and CIFAR-10-LT's published class sizes."""
-from __future__ import annotations
 
-import math
-import warnings
+from __future__ import annotations
 
 import numpy as np
 import pytest
@@ -104,7 +102,9 @@ def test_center_collapse_loss_against_a_loop_over_classes():
     head = nc.ETFClassifier(5, 4, scale=2.0).double()
     h = torch.randn(9, 5, dtype=torch.float64, generator=gen)
     y = torch.tensor([0, 0, 2, 2, 2, 3, 0, 3, 2])  # class 1 absent from the batch
-    losses = [F.cross_entropy(head(h[y == c].mean(dim=0, keepdim=True)), torch.tensor([c])) for c in (0, 2, 3)]
+    losses = [
+        F.cross_entropy(head(h[y == c].mean(dim=0, keepdim=True)), torch.tensor([c])) for c in (0, 2, 3)
+    ]
     torch.testing.assert_close(nc.center_collapse_loss(h, y, head), torch.stack(losses).mean())
 
 
@@ -125,7 +125,9 @@ def metrics_oracle(features, labels, weight):
 def test_metrics_on_random_imbalanced_features_against_numpy_and_sklearn():
     gen = torch.Generator().manual_seed(2)
     labels = torch.tensor([0] * 30 + [1] * 12 + [2] * 5 + [3] * 3)
-    features = torch.randn(4, 6, dtype=torch.float64, generator=gen)[labels] + 0.8 * torch.randn(50, 6, dtype=torch.float64, generator=gen)
+    features = torch.randn(4, 6, dtype=torch.float64, generator=gen)[labels] + 0.8 * torch.randn(
+        50, 6, dtype=torch.float64, generator=gen
+    )
     weight = torch.randn(6, 4, dtype=torch.float64, generator=gen)
     metrics = nc.neural_collapse_metrics(features, labels, weight)
     nc1, nc4 = metrics_oracle(features, labels, weight)
@@ -146,23 +148,34 @@ def test_metrics_vanish_under_perfect_collapse_onto_an_etf():
     assert all(abs(shifted[k]) < 1e-9 for k in shifted if k != "nc4"), shifted
 
 
-@pytest.mark.parametrize("features,labels,weight,words", [
-    (torch.zeros(4, 3), torch.zeros(3, dtype=torch.long), None, "one per feature row"),
-    (torch.zeros(4, 3), torch.tensor([0, 0, 2, 2]), None, r"classes \[1\] have no samples"),
-    (torch.zeros(4, 3), torch.tensor([0, 1, 0, 1]), torch.zeros(3, 3), r"classes \[2\] have no samples"),
-    (torch.zeros(4, 3), torch.tensor([0, 1, 0, 1]), torch.zeros(2, 2), r"weight should be \(D, C\) with D = 3"),
-    (torch.zeros(4), torch.tensor([0, 1, 0, 1]), None, r"features should be \(N, D\)"),
-])
+@pytest.mark.parametrize(
+    "features,labels,weight,words",
+    [
+        (torch.zeros(4, 3), torch.zeros(3, dtype=torch.long), None, "one per feature row"),
+        (torch.zeros(4, 3), torch.tensor([0, 0, 2, 2]), None, r"classes \[1\] have no samples"),
+        (torch.zeros(4, 3), torch.tensor([0, 1, 0, 1]), torch.zeros(3, 3), r"classes \[2\] have no samples"),
+        (
+            torch.zeros(4, 3),
+            torch.tensor([0, 1, 0, 1]),
+            torch.zeros(2, 2),
+            r"weight should be \(D, C\) with D = 3",
+        ),
+        (torch.zeros(4), torch.tensor([0, 1, 0, 1]), None, r"features should be \(N, D\)"),
+    ],
+)
 def test_metrics_reject_bad_input(features, labels, weight, words):
     with pytest.raises(ValueError, match=words):
         nc.neural_collapse_metrics(features, labels, weight)
 
 
-@pytest.mark.parametrize("ratio,counts", [
-    # CIFAR-10-LT (Cao et al., 2019): 12,406 training images at ratio 0.01 and 20,431 at 0.1.
-    (0.01, [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]),
-    (0.1, [5000, 3871, 2997, 2320, 1796, 1391, 1077, 834, 645, 500]),
-])
+@pytest.mark.parametrize(
+    "ratio,counts",
+    [
+        # CIFAR-10-LT (Cao et al., 2019): 12,406 training images at ratio 0.01 and 20,431 at 0.1.
+        (0.01, [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]),
+        (0.1, [5000, 3871, 2997, 2320, 1796, 1391, 1077, 834, 645, 500]),
+    ],
+)
 def test_long_tailed_profile_matches_cifar10_lt(ratio, counts):
     assert sum(counts) == {0.01: 12406, 0.1: 20431}[ratio]
     assert nc.long_tailed_counts(5000, 10, ratio) == counts

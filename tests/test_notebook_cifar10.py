@@ -5,6 +5,7 @@ Random pixels carry no signal, so the questions about learned accuracy must fail
 question passes. (Assignments 3 and 4 grade no learned accuracy on CIFAR-10, so there every
 question passes.)
 """
+
 from __future__ import annotations
 
 import json
@@ -19,21 +20,24 @@ import pytest
 from tools.workspace import override_parameters, workspace
 
 
-
 def write_random_cifar10(folder, images_per_batch: int = 260, num_test: int = 200, seed: int = 0) -> None:
     """data_batch_1..5, test_batch and batches.meta, as in cifar-10-python.tar.gz, with random content."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True)
 
     def dump(name, count):
-        batch = {b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
-                 b"labels": rng.integers(0, 10, count).tolist()}
+        batch = {
+            b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
+            b"labels": rng.integers(0, 10, count).tolist(),
+        }
         (folder / name).write_bytes(pickle.dumps(batch))
 
     for b in range(1, 6):
         dump(f"data_batch_{b}", images_per_batch)
     dump("test_batch", num_test)
-    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": [f"class {i}".encode() for i in range(10)]}))
+    (folder / "batches.meta").write_bytes(
+        pickle.dumps({b"label_names": [f"class {i}".encode() for i in range(10)]})
+    )
 
 
 @pytest.mark.parametrize(
@@ -52,10 +56,17 @@ def test_notebook_runs_on_cifar10_format_data(tmp_path, notebook, quick, outcome
             datasets.unlink()  # never write into the real datasets folder
         write_random_cifar10(datasets / "cifar-10-batches-py")
         override_parameters(root / notebook, DATASET="cifar10", **quick)
-        proc = subprocess.run([sys.executable, "-m", "utils.autograde", notebook, "--report-dir", str(tmp_path)],
-                              cwd=root, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [sys.executable, "-m", "utils.autograde", notebook, "--report-dir", str(tmp_path)],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / (Path(notebook).stem + ".json")).read_text())
     status = {q["id"]: q["status"] for q in report["questions"]}
     assert {q: status[q] for q in outcomes} == dict.fromkeys(outcomes, "failed")
-    assert {q: s for q, s in status.items() if q not in outcomes} == {q: "passed" for q in status if q not in outcomes}
+    assert {q: s for q, s in status.items() if q not in outcomes} == {
+        q: "passed" for q in status if q not in outcomes
+    }

@@ -1,4 +1,5 @@
 """Notebooks: valid nbformat, committed without outputs, well-formed graded cells."""
+
 from pathlib import Path
 
 import nbformat
@@ -27,7 +28,9 @@ def test_graded_cells_are_well_formed(path):
     notebook = nbformat.read(path, as_version=4)
     questions = graded_questions(notebook)
     assert questions and all(q.points > 0 for q in questions)
-    headers = [c.source for c in notebook.cells if c.cell_type == "code" and "GRADED" in c.source.split("\n", 1)[0]]
+    headers = [
+        c.source for c in notebook.cells if c.cell_type == "code" and "GRADED" in c.source.split("\n", 1)[0]
+    ]
     assert len(headers) == len(questions), "a cell mentions GRADED on its first line but does not parse"
     assert all(GRADED_HEADER.match(h) for h in headers)
 

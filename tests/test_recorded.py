@@ -1,4 +1,5 @@
 """Recorded oracles (utils/checks/recorded.py) and the rewrite that ships them without code (tools/record.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,14 +13,15 @@ def doubled(x: torch.Tensor, scale: float = 1.0):
     return 2 * scale * x, [x.sum()]
 
 
-def doubled_as_released(x: torch.Tensor, scale: float = 1.0):
-    ...
+def doubled_as_released(x: torch.Tensor, scale: float = 1.0): ...
 
 
 doubled_as_released.__qualname__ = "doubled"  # what the release's rewrite keeps: the name, not the body
 
 
-def test_a_replayed_oracle_returns_the_recorded_result_for_close_inputs_and_fails_otherwise(tmp_path, monkeypatch):
+def test_a_replayed_oracle_returns_the_recorded_result_for_close_inputs_and_fails_otherwise(
+    tmp_path, monkeypatch
+):
     live = recorded.oracle(doubled)
     x = torch.linspace(0, 1, 5, dtype=torch.float64)
     with recorded.recording() as calls:

@@ -1,6 +1,7 @@
 """tools/release.py: the student release holds nothing instructor-only, its leak check works, and its
 public checks, which replay recorded reference values, grade as the instructor's checks do: the stubs
 as not implemented, the reference with full marks, a mutant per assignment losing exactly its questions."""
+
 from __future__ import annotations
 
 import json
@@ -11,23 +12,44 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 from autograde_cases import ASSIGNMENTS, MUTANTS
+
 from tools import leaks, release
 from tools.workspace import REPO_ROOT, override_parameters, reference_modules, workspace
 
 # One mutant per assignment whose hint comes from a recorded mistake value.
-MUTANT_NAMES = {"linear_classifier": "correct_class_in_margin_sum", "simclr": "self_in_denominator",
-                "cam_loss": "l1_summed_not_averaged", "neural_collapse": "etf_without_centring"}
-FORBIDDEN = {"solutions", "tools", "benchmarks", "reports", "grades", "__pycache__", ".git", ".ci",
-             "autograde_cases.py", "conftest.py", "test_stubs.py", "test_autograde.py", "test_grade.py"}
+MUTANT_NAMES = {
+    "linear_classifier": "correct_class_in_margin_sum",
+    "simclr": "self_in_denominator",
+    "cam_loss": "l1_summed_not_averaged",
+    "neural_collapse": "etf_without_centring",
+}
+FORBIDDEN = {
+    "solutions",
+    "tools",
+    "benchmarks",
+    "reports",
+    "grades",
+    "__pycache__",
+    ".git",
+    ".ci",
+    "autograde_cases.py",
+    "conftest.py",
+    "test_stubs.py",
+    "test_autograde.py",
+    "test_grade.py",
+}
 
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("release")
-    proc = subprocess.run([sys.executable, "-m", "tools.release", str(out)], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.release", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
 
@@ -35,10 +57,19 @@ def released(tmp_path_factory) -> Path:
 def _grade(root: Path, notebook: str, report_dir: Path) -> dict:
     # One thread each: two runs share the two cores.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = subprocess.run([sys.executable, "-m", "utils.autograde", notebook, "--report-dir", str(report_dir)],
-                          cwd=root, capture_output=True, text=True, timeout=900, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "utils.autograde", notebook, "--report-dir", str(report_dir)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return {q["id"]: q for q in json.loads((report_dir / (Path(notebook).stem + ".json")).read_text())["questions"]}
+    return {
+        q["id"]: q
+        for q in json.loads((report_dir / (Path(notebook).stem + ".json")).read_text())["questions"]
+    }
 
 
 def _grade_copy(released: Path, topic: str, source: str, report_dir: Path) -> dict:
@@ -57,12 +88,15 @@ def release_graded(released, tmp_path_factory) -> dict[str, dict]:
     jobs = {}  # the longest first (SimCLR's notebook), so that the two workers finish together
     for topic in ("simclr", "linear_classifier", "cam_loss", "neural_collapse"):
         jobs[f"{topic}/reference"] = lambda k=topic: _grade_copy(
-            released, k, references[k], tmp_path_factory.mktemp(f"{k}-reference"))
+            released, k, references[k], tmp_path_factory.mktemp(f"{k}-reference")
+        )
         jobs[f"{topic}/mutant"] = lambda k=topic: _grade_copy(
-            released, k, MUTANTS[k][MUTANT_NAMES[k]].source, tmp_path_factory.mktemp(f"{k}-mutant"))
+            released, k, MUTANTS[k][MUTANT_NAMES[k]].source, tmp_path_factory.mktemp(f"{k}-mutant")
+        )
     for topic, assignment in ASSIGNMENTS.items():
         jobs[f"{topic}/stubs"] = lambda a=assignment, k=topic: _grade(
-            released, a.notebook, tmp_path_factory.mktemp(f"{k}-stubs"))
+            released, a.notebook, tmp_path_factory.mktemp(f"{k}-stubs")
+        )
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {key: pool.submit(job) for key, job in jobs.items()}
         return {key: future.result() for key, future in futures.items()}
@@ -72,9 +106,19 @@ def test_release_holds_what_a_student_needs_and_nothing_instructor_only(released
     names = {p.relative_to(released).as_posix() for p in released.rglob("*")}
     assert not {part for name in names for part in name.split("/")} & FORBIDDEN
     for topic, assignment in ASSIGNMENTS.items():
-        assert {assignment.notebook, f"utils/{topic}.py", f"utils/checks/{topic}.py",
-                f"utils/checks/expected/{topic}.pt"} <= names
-    assert {"README.md", "requirements.txt", "pyproject.toml", "datasets/README.md", "tests/test_smoke.py"} <= names
+        assert {
+            assignment.notebook,
+            f"utils/{topic}.py",
+            f"utils/checks/{topic}.py",
+            f"utils/checks/expected/{topic}.pt",
+        } <= names
+    assert {
+        "README.md",
+        "requirements.txt",
+        "pyproject.toml",
+        "datasets/README.md",
+        "tests/test_smoke.py",
+    } <= names
     assert "torchcam" not in (released / "requirements.txt").read_text()
     assert "@oracle" not in (released / "utils" / "checks" / "cam_loss.py").read_text()
     size = sum(p.stat().st_size for p in released.rglob("*") if p.is_file())
@@ -117,8 +161,11 @@ def test_released_autograder_reports_every_question_not_implemented(release_grad
 @pytest.mark.parametrize("topic", ASSIGNMENTS)
 def test_replayed_checks_give_the_reference_full_marks(release_graded, topic):
     assignment = ASSIGNMENTS[topic]
-    failing = {k: q["message"] for k, q in release_graded[f"{topic}/reference"].items()
-               if q["status"] != "passed" and k not in assignment.quick_casualties}
+    failing = {
+        k: q["message"]
+        for k, q in release_graded[f"{topic}/reference"].items()
+        if q["status"] != "passed" and k not in assignment.quick_casualties
+    }
     assert not failing
 
 
@@ -127,6 +174,10 @@ def test_replayed_checks_fail_a_mutant_on_exactly_its_questions(release_graded, 
     assignment, mutant = ASSIGNMENTS[topic], MUTANTS[topic][MUTANT_NAMES[topic]]
     results = release_graded[f"{topic}/mutant"]
     for question, words in mutant.must_fail.items():
-        assert results[question]["status"] == "failed" and words in results[question]["message"], results[question]
-    passed_anyway = assignment.questions - set(mutant.must_fail) - mutant.may_fail - assignment.quick_casualties
+        assert results[question]["status"] == "failed" and words in results[question]["message"], results[
+            question
+        ]
+    passed_anyway = (
+        assignment.questions - set(mutant.must_fail) - mutant.may_fail - assignment.quick_casualties
+    )
     assert {q: results[q]["status"] for q in passed_anyway} == dict.fromkeys(passed_anyway, "passed")

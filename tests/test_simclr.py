@@ -1,6 +1,7 @@
 """The reference solutions/simclr.py against independent oracles: cross-entropy over the masked
 similarity matrix (torch.nn.functional), autograd, and two peer libraries' NTXentLoss
 (pytorch-metric-learning and lightly, test-only dependencies)."""
+
 from __future__ import annotations
 
 import pytest
@@ -62,7 +63,10 @@ def test_pieces_match_cosine_similarity():
     left, right = pairs(3, 5, 7)
     out = torch.cat([left, right])
     assert rel_error(simclr.sim(left[0], right[0]), F.cosine_similarity(left[0], right[0], dim=0)) < 1e-14
-    assert rel_error(simclr.sim_positive_pairs(left, right), F.cosine_similarity(left, right).unsqueeze(1)) < 1e-14
+    assert (
+        rel_error(simclr.sim_positive_pairs(left, right), F.cosine_similarity(left, right).unsqueeze(1))
+        < 1e-14
+    )
     expected = F.cosine_similarity(out.unsqueeze(1), out.unsqueeze(0), dim=2)
     assert rel_error(simclr.compute_sim_matrix(out), expected) < 1e-14
 
@@ -92,7 +96,9 @@ def test_device_follows_the_inputs():
 
 def test_pair_dataset_gives_two_different_views_and_the_label():
     images = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    pairs_ = simclr.PairDataset(simclr.ImageDataset(images, torch.tensor([4, 5, 6])), simclr.compute_train_transform(seed=0))
+    pairs_ = simclr.PairDataset(
+        simclr.ImageDataset(images, torch.tensor([4, 5, 6])), simclr.compute_train_transform(seed=0)
+    )
     x_i, x_j, y = pairs_[1]
     assert x_i.shape == x_j.shape == (3, 32, 32) and y == 5 and not torch.equal(x_i, x_j)
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
@@ -110,10 +116,14 @@ def test_test_transform_only_normalizes():
 def test_evaluation_helpers_on_separable_features():
     gen = torch.Generator().manual_seed(2)
     labels = torch.arange(200) % 4
-    features = F.one_hot(labels, 4).double() * 5 + 0.1 * torch.randn(200, 4, generator=gen, dtype=torch.float64)
+    features = F.one_hot(labels, 4).double() * 5 + 0.1 * torch.randn(
+        200, 4, generator=gen, dtype=torch.float64
+    )
     picks = simclr.few_labels(labels, per_class=3, seed=0)
     assert picks.numel() == 12 and torch.equal(labels[picks].bincount(), torch.tensor([3, 3, 3, 3]))
-    assert simclr.linear_probe_accuracy(features[picks].float(), labels[picks], features.float(), labels) == 1.0
+    assert (
+        simclr.linear_probe_accuracy(features[picks].float(), labels[picks], features.float(), labels) == 1.0
+    )
     assert simclr.knn_accuracy(features[picks], labels[picks], features, labels, k=3) == 1.0
     with pytest.raises(ValueError, match="fewer than per_class"):
         simclr.few_labels(labels, per_class=51)

@@ -1,4 +1,5 @@
 """tools/stubs.py: stubs in sync with their solutions, and the generator's own behaviour."""
+
 import ast
 import importlib
 
@@ -49,8 +50,11 @@ class Model:
 def test_regions_become_todo_and_raise_at_their_indentation():
     stub = stubs.make_stub(SOURCE, "utils/demo.py")
     assert "y = y * 2" not in stub
-    assert '    raise NotImplementedError("outer: not implemented yet; fill the TODO in utils/demo.py")' in stub
-    assert '            raise NotImplementedError("Model.step: not implemented yet' in stub
+    assert (
+        '    raise NotImplementedError(\n        "outer: not implemented yet; fill the TODO in utils/demo.py",\n    )\n'
+        in stub
+    )
+    assert '            raise NotImplementedError(\n                "Model.step: not implemented yet' in stub
     namespace = {}
     exec(compile(stub, "demo", "exec"), namespace)
     with pytest.raises(NotImplementedError, match="outer"):

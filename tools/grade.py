@@ -24,6 +24,7 @@ Output, written as each submission finishes: `<out>/<student>.json` (the reports
 question's tally), `<out>/grades.csv` (a row per student, a column per question, the total), and
 `<out>/gradescope/<student>/results.json` in Gradescope's format.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,10 +43,10 @@ import tempfile
 import threading
 import time
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
 
 import nbformat
 
@@ -54,7 +55,11 @@ from tools.sandbox import Child
 from tools.workspace import REPO_ROOT, install_modules
 from utils.autograde import graded_questions, imported_utils_modules
 
-STUDENT_FILES = ("assignments", "utils", "pyproject.toml")  # what a student's run needs, and all a grading copy holds
+STUDENT_FILES = (
+    "assignments",
+    "utils",
+    "pyproject.toml",
+)  # what a student's run needs, and all a grading copy holds
 MAX_MODULE_BYTES = 1_000_000  # a student module larger than this is not read
 
 
@@ -76,25 +81,40 @@ def find_submissions(folder: Path) -> dict[str, Path]:
 
 def _pick(candidates: list[str]) -> str:
     """The best of several paths of one module name: utils/<topic>.py first, then the shallowest."""
-    return min(candidates, key=lambda name: (not name.endswith(f"utils/{Path(name).name}"), name.count("/"), name))
+    return min(
+        candidates, key=lambda name: (not name.endswith(f"utils/{Path(name).name}"), name.count("/"), name)
+    )
 
 
 def read_modules(submission: Path, names: list[str]) -> dict[str, str]:
     """{topic: source} of the modules a submission holds, read without extracting anything to disk."""
     wanted = {f"{name}.py": name for name in names}
     if submission.is_dir():
-        files = [p for p in submission.rglob("*.py") if p.name in wanted and p.is_file() and not p.is_symlink()]
+        files = [
+            p for p in submission.rglob("*.py") if p.name in wanted and p.is_file() and not p.is_symlink()
+        ]
         by_name: dict[str, list[str]] = {}
         for p in files:
             by_name.setdefault(p.name, []).append(p.relative_to(submission).as_posix())
-        return {wanted[name]: (submission / _pick(paths)).read_bytes()[:MAX_MODULE_BYTES].decode("utf-8", "replace")
-                for name, paths in by_name.items()}
+        return {
+            wanted[name]: (submission / _pick(paths))
+            .read_bytes()[:MAX_MODULE_BYTES]
+            .decode("utf-8", "replace")
+            for name, paths in by_name.items()
+        }
     with zipfile.ZipFile(submission) as archive:
         by_name = {}
         for info in archive.infolist():
-            if Path(info.filename).name in wanted and not info.is_dir() and info.file_size <= MAX_MODULE_BYTES:
+            if (
+                Path(info.filename).name in wanted
+                and not info.is_dir()
+                and info.file_size <= MAX_MODULE_BYTES
+            ):
                 by_name.setdefault(Path(info.filename).name, []).append(info.filename)
-        return {wanted[name]: archive.read(_pick(paths)).decode("utf-8", "replace") for name, paths in by_name.items()}
+        return {
+            wanted[name]: archive.read(_pick(paths)).decode("utf-8", "replace")
+            for name, paths in by_name.items()
+        }
 
 
 @contextlib.contextmanager
@@ -115,7 +135,13 @@ def grading_copy(modules: Mapping[str, str], root: Path = REPO_ROOT) -> Iterator
         yield path
 
 
-HIDDEN_PATHS = ("solutions", "tools", "tests", "benchmarks", ".git")  # of the repository, hidden from student code
+HIDDEN_PATHS = (
+    "solutions",
+    "tools",
+    "tests",
+    "benchmarks",
+    ".git",
+)  # of the repository, hidden from student code
 FIRST_STUDENT_UID = 61000  # student i's processes run as FIRST_STUDENT_UID + i
 
 
@@ -136,13 +162,21 @@ def isolation_prefix(hidden: list[Path], uid: int | None, stash: Path | None = N
     When the interpreter lives under a folder others cannot enter (e.g. /root), an empty folder is mounted
     over that folder too and only the interpreter's branch is moved back into it, through stash (an empty
     folder of ours): the user can run Python without seeing the rest."""
-    steps = ["ip link set lo up"] + [f"mount -t tmpfs -o size=64k,mode=555 none {shlex.quote(str(p))}" for p in hidden]
+    steps = ["ip link set lo up"] + [
+        f"mount -t tmpfs -o size=64k,mode=555 none {shlex.quote(str(p))}" for p in hidden
+    ]
     blocked = _unreachable_ancestor(Path(sys.prefix)) if uid is not None else None
     if blocked and stash:
         ancestor, child = (shlex.quote(str(p)) for p in blocked)
-        steps += [f"mount --bind {child} {stash}", f"mount -t tmpfs -o size=64k,mode=755 none {ancestor}",
-                  f"mkdir {child}", f"mount --move {stash} {child}"]
-    run = f'exec setpriv --reuid {uid} --regid {uid} --clear-groups -- "$@"' if uid is not None else 'exec "$@"'
+        steps += [
+            f"mount --bind {child} {stash}",
+            f"mount -t tmpfs -o size=64k,mode=755 none {ancestor}",
+            f"mkdir {child}",
+            f"mount --move {stash} {child}",
+        ]
+    run = (
+        f'exec setpriv --reuid {uid} --regid {uid} --clear-groups -- "$@"' if uid is not None else 'exec "$@"'
+    )
     script = " && ".join(steps + [run])
     return ["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc", "--", "sh", "-c", script, "sh"]
 
@@ -153,7 +187,12 @@ def isolation_user(hidden: list[Path], stash: Path) -> tuple[bool, bool]:
         return False, False
     probe = [sys.executable, "-c", "import torch, nbformat, nbval"]
     for uid in (FIRST_STUDENT_UID, None):
-        if subprocess.run([*isolation_prefix(hidden, uid, stash), *probe], capture_output=True, cwd="/").returncode == 0:
+        if (
+            subprocess.run(
+                [*isolation_prefix(hidden, uid, stash), *probe], capture_output=True, cwd="/"
+            ).returncode
+            == 0
+        ):
             return True, uid is not None
     return False, False
 
@@ -178,19 +217,22 @@ def _limits(memory_bytes: int):
         resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 30, 1 << 30))  # no file above 1 GiB
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
     return apply
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _questions(notebook: Path) -> tuple:
     """The canonical notebook's graded questions, parsed once per batch."""
     return tuple(graded_questions(nbformat.read(notebook, as_version=4)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hidden_topic(notebook: Path) -> str | None:
     """The student module the notebook grades that has hidden checks, found once per batch."""
-    return next((t for t in imported_utils_modules(nbformat.read(notebook, as_version=4)) if t in CASES), None)
+    return next(
+        (t for t in imported_utils_modules(nbformat.read(notebook, as_version=4)) if t in CASES), None
+    )
 
 
 def _failed_report(notebook: Path, root: Path, status: str, message: str) -> dict:
@@ -198,8 +240,13 @@ def _failed_report(notebook: Path, root: Path, status: str, message: str) -> dic
     questions = _questions(notebook)
     return {
         "notebook": notebook.relative_to(root).as_posix(),
-        "questions": [{"id": q.id, "points": q.points, "earned": 0.0, "status": status, "message": message} for q in questions],
-        "earned": 0.0, "max": sum(q.points for q in questions), "cause": message,
+        "questions": [
+            {"id": q.id, "points": q.points, "earned": 0.0, "status": status, "message": message}
+            for q in questions
+        ],
+        "earned": 0.0,
+        "max": sum(q.points for q in questions),
+        "cause": message,
     }
 
 
@@ -213,7 +260,9 @@ def _valid(report, notebook: Path) -> bool:
             return False
         if any(q["earned"] != (q["points"] if q["status"] == "passed" else 0.0) for q in questions):
             return False
-        return report["earned"] == sum(q["earned"] for q in questions) and report["max"] == sum(p for _, p in expected)
+        return report["earned"] == sum(q["earned"] for q in questions) and report["max"] == sum(
+            p for _, p in expected
+        )
     except (KeyError, TypeError, AttributeError):
         return False
 
@@ -229,19 +278,37 @@ class Limits:
 @dataclass(frozen=True)
 class Launch:
     """How every process of a submission starts."""
+
     prefix: list[str]  # isolation_prefix's command, or nothing
     env: dict[str, str]
     preexec_fn: Callable[[], None]  # the resource limits
 
 
-def _run_notebooks(copy: Path, notebooks: list[Path], root: Path, limits: Limits, launch: Launch) -> tuple[list[dict], str]:
+def _run_notebooks(
+    copy: Path, notebooks: list[Path], root: Path, limits: Limits, launch: Launch
+) -> tuple[list[dict], str]:
     """The autograder's validated reports of each notebook in the copy (0 points where none is valid), and
     the log's tail when the run went wrong."""
     reports_dir = copy / "reports"
-    command = [sys.executable, "-m", "utils.autograde", *(n.relative_to(root).as_posix() for n in notebooks),
-               "--report-dir", str(reports_dir), "--timeout", str(limits.question_timeout)]
-    process = subprocess.Popen([*launch.prefix, *command], cwd=copy, env=launch.env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=launch.preexec_fn)
+    command = [
+        sys.executable,
+        "-m",
+        "utils.autograde",
+        *(n.relative_to(root).as_posix() for n in notebooks),
+        "--report-dir",
+        str(reports_dir),
+        "--timeout",
+        str(limits.question_timeout),
+    ]
+    process = subprocess.Popen(
+        [*launch.prefix, *command],
+        cwd=copy,
+        env=launch.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=launch.preexec_fn,
+    )
     try:
         output, _ = process.communicate(timeout=limits.submission_timeout)
         problem = None if process.returncode == 0 else f"the autograder exited with code {process.returncode}"
@@ -258,13 +325,17 @@ def _run_notebooks(copy: Path, notebooks: list[Path], root: Path, limits: Limits
         if report is not None and _valid(report, notebook):  # against the canonical notebook, not the copy's
             reports.append(report)
         else:
-            why = problem or "the autograder left no valid report (did the code end the process or write over it?)"
+            why = (
+                problem
+                or "the autograder left no valid report (did the code end the process or write over it?)"
+            )
             reports.append(_failed_report(notebook, root, "timeout" if "limit" in why else "error", why))
     return reports, output.decode("utf-8", "replace")[-2000:] if problem else ""
 
 
-def _apply_hidden_checks(report: dict, notebook: Path, modules: Mapping[str, str], copy: Path, limits: Limits,
-                         launch: Launch) -> None:
+def _apply_hidden_checks(
+    report: dict, notebook: Path, modules: Mapping[str, str], copy: Path, limits: Limits, launch: Launch
+) -> None:
     """Runs the hidden checks of the questions the notebook passed, in a child in the copy, and takes the
     points of every question whose hidden checks disagree with the reference."""
     topic = _hidden_topic(notebook)
@@ -274,8 +345,10 @@ def _apply_hidden_checks(report: dict, notebook: Path, modules: Mapping[str, str
 
     def start_child() -> Child:
         return Child(topic, copy, launch.prefix, launch.env, launch.preexec_fn)
-    verdicts = run_hidden_checks(topic, passed, start_child, limits.call_timeout,
-                                 deadline=time.monotonic() + limits.submission_timeout)
+
+    verdicts = run_hidden_checks(
+        topic, passed, start_child, limits.call_timeout, deadline=time.monotonic() + limits.submission_timeout
+    )
     for question in report["questions"]:
         verdict = verdicts.get(question["id"])
         if verdict is None:
@@ -283,14 +356,26 @@ def _apply_hidden_checks(report: dict, notebook: Path, modules: Mapping[str, str
         total = verdict.passed + len(verdict.failures)
         question["hidden"] = f"{verdict.passed}/{total} passed"
         if verdict.failures:
-            question.update(status="failed", earned=0.0, message=(
-                f"passed the notebook's checks but {len(verdict.failures)} of {total} hidden checks failed; "
-                f"the first: {verdict.failures[0]}"))
+            question.update(
+                status="failed",
+                earned=0.0,
+                message=(
+                    f"passed the notebook's checks but {len(verdict.failures)} of {total} hidden checks failed; "
+                    f"the first: {verdict.failures[0]}"
+                ),
+            )
     report["earned"] = sum(q["earned"] for q in report["questions"])
 
 
-def grade_submission(student: str, modules: Mapping[str, str], notebooks: list[Path], limits: Limits = Limits(),
-                     prefix: list[str] | None = None, uid: int | None = None, root: Path = REPO_ROOT) -> dict:
+def grade_submission(
+    student: str,
+    modules: Mapping[str, str],
+    notebooks: list[Path],
+    limits: Limits = Limits(),
+    prefix: list[str] | None = None,
+    uid: int | None = None,
+    root: Path = REPO_ROOT,
+) -> dict:
     """Grades one student's modules on the canonical notebooks and the hidden checks; returns {student,
     notebooks, earned, max, seconds, log_tail}. With prefix and uid, every process of the submission runs
     under that prefix (see isolation_prefix) as uid."""
@@ -300,22 +385,44 @@ def grade_submission(student: str, modules: Mapping[str, str], notebooks: list[P
         home.mkdir()
         if uid is not None:
             hand_over(copy, uid)
-        launch = Launch(prefix or [], preexec_fn=_limits(int(limits.memory_gb * 2**30)), env={
-            **os.environ, "HOME": str(home), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": str(home / "matplotlib")})
+        launch = Launch(
+            prefix or [],
+            preexec_fn=_limits(int(limits.memory_gb * 2**30)),
+            env={
+                **os.environ,
+                "HOME": str(home),
+                "OMP_NUM_THREADS": "1",
+                "MKL_NUM_THREADS": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "MPLCONFIGDIR": str(home / "matplotlib"),
+            },
+        )
         reports, log_tail = _run_notebooks(copy, notebooks, root, limits, launch)
         for report, notebook in zip(reports, notebooks):
             _apply_hidden_checks(report, notebook, modules, copy, limits, launch)
-    return {"student": student, "notebooks": reports, "earned": sum(r["earned"] for r in reports),
-            "max": sum(r["max"] for r in reports), "seconds": round(time.perf_counter() - start, 1),
-            "log_tail": log_tail}
+    return {
+        "student": student,
+        "notebooks": reports,
+        "earned": sum(r["earned"] for r in reports),
+        "max": sum(r["max"] for r in reports),
+        "seconds": round(time.perf_counter() - start, 1),
+        "log_tail": log_tail,
+    }
 
 
 def gradescope_results(result: dict) -> dict:
     """Gradescope's results.json for one graded submission."""
-    tests = [{"name": f"{Path(r['notebook']).stem}: {q['id']}", "score": q["earned"], "max_score": q["points"],
-              "status": "passed" if q["status"] == "passed" else "failed", "output": q["message"]}
-             for r in result["notebooks"] for q in r["questions"]]
+    tests = [
+        {
+            "name": f"{Path(r['notebook']).stem}: {q['id']}",
+            "score": q["earned"],
+            "max_score": q["points"],
+            "status": "passed" if q["status"] == "passed" else "failed",
+            "output": q["message"],
+        }
+        for r in result["notebooks"]
+        for q in r["questions"]
+    ]
     return {"score": result["earned"], "output": f"{result['earned']:g}/{result['max']:g}", "tests": tests}
 
 
@@ -338,9 +445,19 @@ def write_grades_csv(out: Path) -> None:
                     columns.append(name)
     rows = []
     for result in results:
-        earned = {f"{Path(r['notebook']).stem}/{q['id']}": q["earned"] for r in result["notebooks"] for q in r["questions"]}
-        rows.append({"student": result["student"], **{c: f"{earned[c]:g}" if c in earned else "" for c in columns},
-                     "total": f"{result['earned']:g}", "max": f"{result['max']:g}"})
+        earned = {
+            f"{Path(r['notebook']).stem}/{q['id']}": q["earned"]
+            for r in result["notebooks"]
+            for q in r["questions"]
+        }
+        rows.append(
+            {
+                "student": result["student"],
+                **{c: f"{earned[c]:g}" if c in earned else "" for c in columns},
+                "total": f"{result['earned']:g}",
+                "max": f"{result['max']:g}",
+            }
+        )
     with tempfile.NamedTemporaryFile("w", newline="", dir=out, delete=False, suffix=".tmp") as handle:
         writer = csv.DictWriter(handle, fieldnames=["student", *columns, "total", "max"])
         writer.writeheader()
@@ -349,21 +466,35 @@ def write_grades_csv(out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Grade a folder of submissions, each in its own process and copy.")
+    parser = argparse.ArgumentParser(
+        description="Grade a folder of submissions, each in its own process and copy."
+    )
     parser.add_argument("submissions", type=Path, help="a folder with one folder or .zip per student")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "grades", help="where the grades go")
     parser.add_argument("--notebooks", nargs="*", type=Path, help="default: every notebook in assignments/")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="submissions graded at once")
-    parser.add_argument("--timeout", type=float, default=300, help="seconds per question, unless its cell says otherwise")
-    parser.add_argument("--submission-timeout", type=float, default=3600,
-                        help="seconds for a submission's notebooks (and again for its hidden checks)")
+    parser.add_argument(
+        "--timeout", type=float, default=300, help="seconds per question, unless its cell says otherwise"
+    )
+    parser.add_argument(
+        "--submission-timeout",
+        type=float,
+        default=3600,
+        help="seconds for a submission's notebooks (and again for its hidden checks)",
+    )
     parser.add_argument("--call-timeout", type=float, default=20, help="seconds per hidden check")
-    parser.add_argument("--memory-gb", type=float, default=4, help="memory limit of a submission's processes (RLIMIT_DATA)")
+    parser.add_argument(
+        "--memory-gb", type=float, default=4, help="memory limit of a submission's processes (RLIMIT_DATA)"
+    )
     args = parser.parse_args(argv)
 
     if not args.submissions.is_dir():
         parser.error(f"no folder of submissions at {args.submissions}")
-    notebooks = [p.resolve() for p in args.notebooks] if args.notebooks else sorted((REPO_ROOT / "assignments").glob("*.ipynb"))
+    notebooks = (
+        [p.resolve() for p in args.notebooks]
+        if args.notebooks
+        else sorted((REPO_ROOT / "assignments").glob("*.ipynb"))
+    )
     for path in notebooks:
         if not path.is_file() or not path.is_relative_to(REPO_ROOT / "assignments"):
             parser.error(f"{path} is not a notebook in {REPO_ROOT / 'assignments'}")
@@ -376,12 +507,21 @@ def main(argv: list[str] | None = None) -> int:
     stash = Path(tempfile.mkdtemp(prefix="losslab-stash-"))
     stash.chmod(0o755)
     isolated, unprivileged = isolation_user(hidden, stash)
-    print(f"{len(submissions)} submissions, {args.workers} workers; " + (
-        "NOT isolated (needs root with unshare, ip and setpriv): student code runs as this user, with the network, "
-        "and can read what this user can" if not isolated else
-        f"isolated: new network (loopback only), mount and PID namespaces; {', '.join(HIDDEN_PATHS)}, the submissions "
-        "and the grades hidden; " + ("one unprivileged user per student" if unprivileged else
-                                     "as root (no unprivileged user could run the interpreter here)")))
+    print(
+        f"{len(submissions)} submissions, {args.workers} workers; "
+        + (
+            "NOT isolated (needs root with unshare, ip and setpriv): student code runs as this user, with the network, "
+            "and can read what this user can"
+            if not isolated
+            else f"isolated: new network (loopback only), mount and PID namespaces; {', '.join(HIDDEN_PATHS)}, the submissions "
+            "and the grades hidden; "
+            + (
+                "one unprivileged user per student"
+                if unprivileged
+                else "as root (no unprivileged user could run the interpreter here)"
+            )
+        )
+    )
 
     names, lock, start = topics(), threading.Lock(), time.perf_counter()
 
@@ -398,19 +538,29 @@ def main(argv: list[str] | None = None) -> int:
         result["note"] = note or f"modules found: {', '.join(sorted(modules)) or 'none'}"
         with lock:  # results land as each submission finishes: a crash mid-batch keeps them
             _write_atomically(args.out / f"{student}.json", json.dumps(result, indent=2) + "\n")
-            _write_atomically(args.out / "gradescope" / student / "results.json", json.dumps(gradescope_results(result), indent=2) + "\n")
+            _write_atomically(
+                args.out / "gradescope" / student / "results.json",
+                json.dumps(gradescope_results(result), indent=2) + "\n",
+            )
             write_grades_csv(args.out)
         return result
 
     with ThreadPoolExecutor(max_workers=max(1, args.workers)) as pool:
-        futures = [pool.submit(grade, i, student, path) for i, (student, path) in enumerate(submissions.items())]
+        futures = [
+            pool.submit(grade, i, student, path) for i, (student, path) in enumerate(submissions.items())
+        ]
         for future in as_completed(futures):
             result = future.result()
-            print(f"  {result['student']:<24} {result['earned']:g}/{result['max']:g}  ({result['seconds']:.0f} s)", flush=True)
+            print(
+                f"  {result['student']:<24} {result['earned']:g}/{result['max']:g}  ({result['seconds']:.0f} s)",
+                flush=True,
+            )
     stash.rmdir()
     minutes = (time.perf_counter() - start) / 60
-    print(f"graded {len(submissions)} submissions in {minutes:.1f} min ({len(submissions) / minutes:.1f} per minute); "
-          f"grades in {args.out / 'grades.csv'}")
+    print(
+        f"graded {len(submissions)} submissions in {minutes:.1f} min ({len(submissions) / minutes:.1f} per minute); "
+        f"grades in {args.out / 'grades.csv'}"
+    )
     return 0
 
 

@@ -11,14 +11,16 @@ Outputs are compared normwise, max|got - expected| / max|expected|, against the 
 float64 (so a float32 input is held to float32's accuracy, not to the reference's float32 rounding);
 integer and boolean outputs must match exactly.
 """
+
 from __future__ import annotations
 
 import importlib
 import math
 import time
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -64,22 +66,34 @@ def _linear_problem(dtype, scale: float = 1.0):
         n, d, c = _draw(gen, 1, 40), _draw(gen, 1, 30), _draw(gen, 2, 12)
         W, X = _randn(gen, d, c, dtype=dtype, scale=0.1), _randn(gen, n, d, dtype=dtype, scale=scale)
         return W, X, torch.randint(c, (n,), generator=gen), _uniform(gen, 0, 1)
+
     return inputs
 
 
 def _linear_cases() -> list[Case]:
-    problems = [_linear_problem(torch.float64), _linear_problem(torch.float32), _linear_problem(torch.float64, 1e3)]
-    cases = [Case(name, name, problem) for name in ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive",
-                                                    "softmax_loss_vectorized") for problem in problems]
+    problems = [
+        _linear_problem(torch.float64),
+        _linear_problem(torch.float32),
+        _linear_problem(torch.float64, 1e3),
+    ]
+    cases = [
+        Case(name, name, problem)
+        for name in ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
+        for problem in problems
+    ]
 
     def predict_inputs(most_n: int):
         def inputs(gen):
             d, c, n = _draw(gen, 1, 20), _draw(gen, 2, 10), _draw(gen, 1, most_n)
             return _randn(gen, d, c), _randn(gen, n, d)
+
         return inputs
-    return cases + [Case("predict_linear_classifier", "predict_linear_classifier", predict_inputs(50)),
-                    Case("predict_linear_classifier", "predict_linear_classifier", predict_inputs(1)),  # one sample
-                    Case("sample_batch", "sample_batch", _batch_problem, property=_is_a_batch)]
+
+    return cases + [
+        Case("predict_linear_classifier", "predict_linear_classifier", predict_inputs(50)),
+        Case("predict_linear_classifier", "predict_linear_classifier", predict_inputs(1)),  # one sample
+        Case("sample_batch", "sample_batch", _batch_problem, property=_is_a_batch),
+    ]
 
 
 def _batch_problem(gen):
@@ -91,7 +105,11 @@ def _batch_problem(gen):
 def _is_a_batch(args, output) -> str | None:
     """sample_batch's answer: batch_size of the first num_train rows of X, each with its own label."""
     X, y, num_train, batch_size = args
-    if not (isinstance(output, (list, tuple)) and len(output) == 2 and all(isinstance(t, torch.Tensor) for t in output)):
+    if not (
+        isinstance(output, (list, tuple))
+        and len(output) == 2
+        and all(isinstance(t, torch.Tensor) for t in output)
+    ):
         return "the output should be a tuple (X_batch, y_batch) of tensors"
     X_batch, y_batch = output
     if X_batch.shape != (batch_size, X.shape[1]) or y_batch.shape != (batch_size,):
@@ -110,6 +128,7 @@ def _pair(dtype, most: int):
         left = _randn(gen, n, d, dtype=dtype, scale=_uniform(gen, 0.1, 5))
         right = (left.double() + _randn(gen, n, d)).to(dtype)
         return left, right, _uniform(gen, 0.05, 1.0)
+
     return inputs
 
 
@@ -124,8 +143,10 @@ def _simclr_cases() -> list[Case]:
     def stacked(gen):
         left, right, _ = _pair(torch.float64, 20)(gen)
         return (torch.cat([left, right]),)
+
     return [
-        Case("sim", "sim", vectors), Case("sim", "sim", vectors),
+        Case("sim", "sim", vectors),
+        Case("sim", "sim", vectors),
         Case("simclr_loss_naive", "simclr_loss_naive", _pair(torch.float64, 10)),
         Case("simclr_loss_naive", "simclr_loss_naive", _pair(torch.float32, 10)),
         Case("sim_positive_pairs", "sim_positive_pairs", without_tau(_pair(torch.float64, 30))),
@@ -137,10 +158,16 @@ def _simclr_cases() -> list[Case]:
 
 def _feature_maps(dtype, most_b: int, most_k: int, most_hw: int):
     def inputs(gen):
-        b, k, h, w, c = (_draw(gen, 1, most_b), _draw(gen, 1, most_k), _draw(gen, 1, most_hw),
-                         _draw(gen, 1, most_hw), _draw(gen, 2, 12))
+        b, k, h, w, c = (
+            _draw(gen, 1, most_b),
+            _draw(gen, 1, most_k),
+            _draw(gen, 1, most_hw),
+            _draw(gen, 1, most_hw),
+            _draw(gen, 2, 12),
+        )
         fmap = _randn(gen, b, k, h, w).relu().to(dtype)
         return fmap, torch.randint(c, (b,), generator=gen), _randn(gen, c, k, dtype=dtype)
+
     return inputs
 
 
@@ -154,7 +181,14 @@ def _cam_cases() -> list[Case]:
     def loss_inputs(dtype):
         def inputs(gen):
             fmap, labels, weight = _feature_maps(dtype, 8, 16, 7)(gen)
-            return _randn(gen, len(labels), weight.shape[0], dtype=dtype), fmap, labels, weight, _uniform(gen, 0, 5)
+            return (
+                _randn(gen, len(labels), weight.shape[0], dtype=dtype),
+                fmap,
+                labels,
+                weight,
+                _uniform(gen, 0, 5),
+            )
+
         return inputs
 
     def localization(gen):
@@ -162,25 +196,40 @@ def _cam_cases() -> list[Case]:
         values = torch.randint(0, 4, (b, h, w), generator=gen).double()  # ties: the first maximum counts
         values[0] = 0  # a map with no mass
         return values, torch.rand(b, h, w, generator=gen) < 0.4
+
     return [
         Case("make_cam_naive", "make_cam_naive", _feature_maps(torch.float64, 4, 6, 5)),
         Case("make_cam_naive", "make_cam_naive", _feature_maps(torch.float32, 4, 6, 5)),
         Case("make_cam", "make_cam", _feature_maps(torch.float64, 16, 32, 9)),
         Case("make_cam", "make_cam", _feature_maps(torch.float32, 16, 32, 9)),
         Case("make_caam", "make_caam", lambda gen: _feature_maps(torch.float64, 8, 16, 9)(gen)[:1]),
-        Case("min_max_normalize", "min_max_normalize", maps), Case("min_max_normalize", "min_max_normalize", maps),
+        Case("min_max_normalize", "min_max_normalize", maps),
+        Case("min_max_normalize", "min_max_normalize", maps),
         Case("cam_loss", "cam_loss", loss_inputs(torch.float64)),
         Case("cam_loss", "cam_loss", loss_inputs(torch.float32)),
-        Case("localization", "cam_mass_inside", localization), Case("localization", "pointing_game", localization),
-        *(Case("cam_loss_train_step", "alpha_schedule", schedule) for schedule in (
-            lambda gen: (_draw(gen, 0, 3), _draw(gen, 1, 5), _uniform(gen, 0.1, 10)),  # epochs around the warm-up's end
-            lambda gen: (_draw(gen, 5, 50), _draw(gen, 0, 5), _uniform(gen, 0.1, 10)))),
+        Case("localization", "cam_mass_inside", localization),
+        Case("localization", "pointing_game", localization),
+        *(
+            Case("cam_loss_train_step", "alpha_schedule", schedule)
+            for schedule in (
+                lambda gen: (
+                    _draw(gen, 0, 3),
+                    _draw(gen, 1, 5),
+                    _uniform(gen, 0.1, 10),
+                ),  # epochs around the warm-up's end
+                lambda gen: (_draw(gen, 5, 50), _draw(gen, 0, 5), _uniform(gen, 0.1, 10)),
+            )
+        ),
     ]
 
 
 def _gram(weight):
     """The Gram matrix of an ETF's columns: the same for every rotation of a correct answer."""
-    return weight.double().t() @ weight.double() if isinstance(weight, torch.Tensor) and weight.dim() == 2 else weight
+    return (
+        weight.double().t() @ weight.double()
+        if isinstance(weight, torch.Tensor) and weight.dim() == 2
+        else weight
+    )
 
 
 def _metric(*keys: str):
@@ -195,6 +244,7 @@ def _neural_collapse_cases() -> list[Case]:
         def inputs(gen):
             c = _draw(gen, 2, 16)
             return c + _draw(gen, -1, 8), c, _draw(gen, 0, 1000), dtype
+
         return inputs
 
     def features(gen):
@@ -207,6 +257,7 @@ def _neural_collapse_cases() -> list[Case]:
 
     def counts(gen):
         return _draw(gen, 10, 5000), _draw(gen, 2, 100), _uniform(gen, 0.005, 1.0)
+
     metrics = "neural_collapse_metrics"
     return [
         Case("etf_gram_target", "etf_gram_target", lambda gen: (_draw(gen, 2, 30),)),
@@ -214,8 +265,12 @@ def _neural_collapse_cases() -> list[Case]:
         Case("etf_objective_naive", "etf_objective_naive", columns(8)),
         Case("etf_objective", "etf_objective", columns(40)),
         Case("etf_objective", "etf_objective", columns(40)),
-        Case("etf_gradient_descent", "etf_by_gradient_descent",
-             lambda gen: (_draw(gen, 8, 16), _draw(gen, 2, 6), 0.05, 1e-6, 20000, _draw(gen, 0, 1000)), property=_descended),
+        Case(
+            "etf_gradient_descent",
+            "etf_by_gradient_descent",
+            lambda gen: (_draw(gen, 8, 16), _draw(gen, 2, 6), 0.05, 1e-6, 20000, _draw(gen, 0, 1000)),
+            property=_descended,
+        ),
         Case("simplex_etf", "simplex_etf", etf_size(torch.float64), _gram),
         Case("simplex_etf", "simplex_etf", etf_size(torch.float32), _gram),
         Case("dot_regression_loss", "dot_regression_loss", features),
@@ -241,6 +296,7 @@ def _descended(args, output) -> str | None:
     if not isinstance(losses, (list, tuple)) or len(losses) != iterations + 1 or not losses:
         return "losses should hold the objective before each step and after the last: iterations + 1 values"
     from solutions.neural_collapse import etf_objective
+
     reached = float(etf_objective(weight.double())[0])
     if not reached <= tol * (1 + 1e-6) or abs(reached - losses[-1]) > 1e-8 * max(1.0, reached):
         return f"the weight returned has objective {reached:.3g}, and the last loss recorded is {losses[-1]:.3g} (tol {tol:g})"
@@ -265,6 +321,7 @@ def _is_long_tailed(args, output) -> str | None:
     if len(output.unique()) != len(output):
         return "some indices repeat: each sample should be kept at most once"
     from solutions.neural_collapse import long_tailed_counts
+
     num_classes = int(labels.max()) + 1
     expected = long_tailed_counts(int((labels == 0).sum()), num_classes, ratio)
     got = torch.bincount(labels[output], minlength=num_classes).tolist()
@@ -272,7 +329,9 @@ def _is_long_tailed(args, output) -> str | None:
 
 
 CASES: dict[str, Callable[[], list[Case]]] = {
-    "linear_classifier": _linear_cases, "simclr": _simclr_cases, "cam_loss": _cam_cases,
+    "linear_classifier": _linear_cases,
+    "simclr": _simclr_cases,
+    "cam_loss": _cam_cases,
     "neural_collapse": _neural_collapse_cases,
 }
 
@@ -292,7 +351,9 @@ def _to_float64(value):
 
 def _precision(args: Sequence) -> float:
     """float32's tolerance when any input is float32 (or asks for it), else float64's."""
-    lowest = any(a is torch.float32 or (isinstance(a, torch.Tensor) and a.dtype == torch.float32) for a in args)
+    lowest = any(
+        a is torch.float32 or (isinstance(a, torch.Tensor) and a.dtype == torch.float32) for a in args
+    )
     return TOLERANCE[torch.float32] if lowest else TOLERANCE[torch.float64]
 
 
@@ -326,20 +387,32 @@ def difference(got, expected, tolerance: float, where: str = "the output") -> st
         if not isinstance(got, (int, float)) or not math.isfinite(got):
             return f"{where} should be a finite number, got {_kind(got)}"
         error = abs(got - expected) / max(abs(expected), 1e-12)
-        return None if error <= tolerance else f"{where} differs from the reference (relative error {error:.1e})"
+        return (
+            None if error <= tolerance else f"{where} differs from the reference (relative error {error:.1e})"
+        )
     if isinstance(expected, torch.Tensor):
         if not isinstance(got, torch.Tensor):
             return f"{where} should be a tensor, got {_kind(got)}"
         if got.shape != expected.shape:
             return f"{where} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
         if not expected.is_floating_point():
-            return None if torch.equal(got.to(expected.dtype), expected) else f"{where} differs from the reference"
+            return (
+                None
+                if torch.equal(got.to(expected.dtype), expected)
+                else f"{where} differs from the reference"
+            )
         if not got.is_floating_point() and not got.dtype == torch.bool:
             got = got.double()
         if not torch.isfinite(got).all():
             return f"{where} holds inf or nan"
-        error = float((got.double() - expected).abs().max() / expected.abs().max().clamp(min=1e-12)) if got.numel() else 0.0
-        return None if error <= tolerance else f"{where} differs from the reference (relative error {error:.1e})"
+        error = (
+            float((got.double() - expected).abs().max() / expected.abs().max().clamp(min=1e-12))
+            if got.numel()
+            else 0.0
+        )
+        return (
+            None if error <= tolerance else f"{where} differs from the reference (relative error {error:.1e})"
+        )
     return None if got == expected else f"{where} is {_kind(got)}, not the reference's value"
 
 
@@ -369,12 +442,19 @@ def describe_inputs(args: Sequence) -> str:
 # ---------------------------------------------------------------------------------------------
 def case_inputs(topic: str, index: int, case: Case) -> tuple:
     """The inputs of one case, from a generator seeded by its name: the same on every run."""
-    gen = torch.Generator().manual_seed(zlib.crc32(f"{topic}/{case.question}/{case.function}/{index}".encode()))
+    gen = torch.Generator().manual_seed(
+        zlib.crc32(f"{topic}/{case.question}/{case.function}/{index}".encode())
+    )
     return case.inputs(gen)
 
 
-def run_hidden_checks(topic: str, questions: set[str], start_child: Callable[[], Child], call_timeout: float = 20,
-                      deadline: float = math.inf) -> dict[str, QuestionVerdict]:
+def run_hidden_checks(
+    topic: str,
+    questions: set[str],
+    start_child: Callable[[], Child],
+    call_timeout: float = 20,
+    deadline: float = math.inf,
+) -> dict[str, QuestionVerdict]:
     """Runs the cases of the given questions; {question: verdict}. start_child gives a fresh child, called
     again whenever one dies or hangs; cases left when time.monotonic() passes deadline fail unrun."""
     reference = importlib.import_module(f"solutions.{topic}")
@@ -395,15 +475,24 @@ def run_hidden_checks(topic: str, questions: set[str], start_child: Callable[[],
                     child = start_child()
                     if child.import_error:
                         raise ChildDied(f"the module did not import: {child.import_error}")
-                reply = child.call(case.function, args, min(call_timeout, max(deadline - time.monotonic(), 1.0)))
+                reply = child.call(
+                    case.function, args, min(call_timeout, max(deadline - time.monotonic(), 1.0))
+                )
             except ChildDied as died:
                 if child is not None:
                     child.close()
                 child = None
                 why = str(died)
-                verdict.failures.append(f"{label}: " + (
-                    f"did not finish within {call_timeout:g} s" if why == "timeout" else
-                    "the process ended (os._exit, exit, a crash or memory exhausted)" if why == "ended" else why))
+                verdict.failures.append(
+                    f"{label}: "
+                    + (
+                        f"did not finish within {call_timeout:g} s"
+                        if why == "timeout"
+                        else "the process ended (os._exit, exit, a crash or memory exhausted)"
+                        if why == "ended"
+                        else why
+                    )
+                )
                 continue
             if reply.error:
                 verdict.failures.append(f"{label} raised {reply.error}")
@@ -421,4 +510,3 @@ def run_hidden_checks(topic: str, questions: set[str], start_child: Callable[[],
         if child is not None:
             child.close()
     return verdicts
-

@@ -8,6 +8,7 @@ is substantive unless it is short, a bare block header (`for i in range(C):`), o
 outside those regions (then the student sees it anyway).
 Every file is searched, notebooks cell by cell (sources and outputs), binary files as text.
 """
+
 from __future__ import annotations
 
 import ast
@@ -51,7 +52,11 @@ def _secrets(sources: dict[str, set[int]]) -> set[str]:
         hidden |= {_normalize(lines[i]) for i in inside}
         shown += [_normalize(line) for i, line in enumerate(source.splitlines()) if i not in inside]
     shown_text = "\n".join(shown)
-    return {line for line in hidden if len(line) >= MIN_LENGTH and not line.endswith(":") and line not in shown_text}
+    return {
+        line
+        for line in hidden
+        if len(line) >= MIN_LENGTH and not line.endswith(":") and line not in shown_text
+    }
 
 
 def solution_lines(root: Path = REPO_ROOT) -> set[str]:
@@ -103,7 +108,9 @@ def find_leaks(release: Path, root: Path = REPO_ROOT) -> list[str]:
             prefix = f"{name}, {where}" if where else name
             for number, line in enumerate(lines, start=1):
                 text = _normalize(line)
-                leaks += [f"{prefix}:{number}: {what} {secret!r}" for secret, what in secrets if secret in text]
+                leaks += [
+                    f"{prefix}:{number}: {what} {secret!r}" for secret, what in secrets if secret in text
+                ]
                 match = INSTRUCTOR_IMPORT.match(line)
                 if match and (name, match.group(1)) not in ALLOWED_IMPORTS:
                     leaks.append(f"{prefix}:{number}: imports {match.group(1)}")

@@ -4,6 +4,7 @@ check modules so that their oracles replay them (see utils/checks/recorded.py).
 Recording runs every graded cell that calls a check in utils/checks, exactly as the notebook
 writes it, with the reference module in place of the student's, and keeps every oracle call.
 """
+
 from __future__ import annotations
 
 import ast
@@ -26,8 +27,11 @@ CHECKS_IMPORT = "from utils.checks."
 def check_cells(notebook: Path) -> list[str]:
     """The sources of the notebook's graded cells that call a question check."""
     cells = nbformat.read(notebook, as_version=4).cells
-    return [c.source for c in cells if c.cell_type == "code" and GRADED_HEADER.match(c.source.lstrip())
-            and CHECKS_IMPORT in c.source]
+    return [
+        c.source
+        for c in cells
+        if c.cell_type == "code" and GRADED_HEADER.match(c.source.lstrip()) and CHECKS_IMPORT in c.source
+    ]
 
 
 @contextlib.contextmanager
@@ -62,7 +66,8 @@ def save_recording(calls: list[dict], path: Path) -> None:
 
 def _is_oracle(node: ast.AST) -> bool:
     return isinstance(node, ast.FunctionDef) and any(
-        isinstance(d, ast.Name) and d.id == "oracle" for d in node.decorator_list)
+        isinstance(d, ast.Name) and d.id == "oracle" for d in node.decorator_list
+    )
 
 
 def oracle_functions(tree: ast.Module) -> list[ast.FunctionDef]:
@@ -83,14 +88,21 @@ def replay_source(source: str, topic: str) -> str:
     def replace_name(node: ast.AST, old: str, new: str) -> None:
         line = lines[node.lineno - 1]
         start = line.index(old, node.col_offset)
-        edits.append((node.lineno, node.lineno, [line[:start] + new + line[start + len(old):]]))
+        edits.append((node.lineno, node.lineno, [line[:start] + new + line[start + len(old) :]]))
 
     docstring = tree.body[0] if tree.body and isinstance(tree.body[0], ast.Expr) else None
     if docstring is not None and isinstance(docstring.value, ast.Constant):
         title = docstring.value.value.strip().splitlines()[0]
-        edits.append((docstring.lineno, docstring.end_lineno, [
-            f'"""{title}\n\nExpected values are the reference\'s, recorded in utils/checks/expected/{topic}.pt:\n'
-            'each oracle below replays the recorded result of the call with the same inputs.\n"""\n']))
+        edits.append(
+            (
+                docstring.lineno,
+                docstring.end_lineno,
+                [
+                    f'"""{title}\n\nExpected values are the reference\'s, recorded in utils/checks/expected/{topic}.pt:\n'
+                    'each oracle below replays the recorded result of the call with the same inputs.\n"""\n'
+                ],
+            )
+        )
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module == recorded.__name__:
             if [a.name for a in node.names] != ["oracle"]:
@@ -105,9 +117,11 @@ def replay_source(source: str, topic: str) -> str:
         indent = " " * first.col_offset
         edits.append((first.lineno, function.end_lineno, [f"{indent}...\n"]))
     for start, end, replacement in sorted(edits, reverse=True):
-        lines[start - 1:end] = replacement
+        lines[start - 1 : end] = replacement
     return "".join(lines)
 
 
 def check_modules(root: Path = REPO_ROOT) -> list[Path]:
-    return sorted(p for p in (root / "utils" / "checks").glob("*.py") if p.stem not in ("__init__", "recorded"))
+    return sorted(
+        p for p in (root / "utils" / "checks").glob("*.py") if p.stem not in ("__init__", "recorded")
+    )

@@ -9,6 +9,7 @@ datasets README, the requirements without the test-only packages, a student READ
 and the tests that need no solutions. It leaves out solutions/, tools/, benchmarks/, the instructor
 tests, reports and caches. The leak check (tools.leaks) runs on the result; any leak exits 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,9 @@ from utils.autograde import imported_utils_modules
 TEMPLATE = Path(__file__).resolve().parent / "release_template"
 COPIED = ["pyproject.toml", ".gitignore", "datasets/README.md"]
 PUBLIC_TESTS = ["test_gradcheck.py", "test_notebook_format.py", "test_data.py"]  # they need utils/ only
-TEST_ONLY_MARK = "# Test-only"  # in requirements.txt, starts the block of packages only the instructor tests use
+TEST_ONLY_MARK = (
+    "# Test-only"  # in requirements.txt, starts the block of packages only the instructor tests use
+)
 NOTEBOOK_METADATA = ("kernelspec", "language_info")
 
 
@@ -36,7 +39,9 @@ def notebook_topics(root: Path = REPO_ROOT) -> dict[str, Path]:
     for notebook in sorted((root / "assignments").glob("*.ipynb")):
         imported = topics.intersection(imported_utils_modules(nbformat.read(notebook, as_version=4)))
         if len(imported) != 1:
-            raise ValueError(f"{notebook.name} should import exactly one of {sorted(topics)}; imports {sorted(imported)}")
+            raise ValueError(
+                f"{notebook.name} should import exactly one of {sorted(topics)}; imports {sorted(imported)}"
+            )
         found[imported.pop()] = notebook
     return found
 
@@ -93,7 +98,9 @@ def write_release(out: Path, root: Path = REPO_ROOT) -> None:
     for topic, notebook in topics.items():
         (out / "assignments").mkdir(parents=True, exist_ok=True)
         clean_notebook(notebook, out / "assignments" / notebook.name)
-        record.save_recording(record.record(topic, notebook), out / "utils" / "checks" / "expected" / f"{topic}.pt")
+        record.save_recording(
+            record.record(topic, notebook), out / "utils" / "checks" / "expected" / f"{topic}.pt"
+        )
     for solution in stubs.solution_files(root):
         _write(out / "utils" / solution.name, stubs.make_stub(solution.read_text(), f"utils/{solution.name}"))
     for path in sorted((root / "utils").glob("*.py")):

@@ -10,6 +10,7 @@ The comparison with the reference happens in the grader. A call that does not an
 (an infinite loop) or whose process ends (`os._exit`, a crash, memory exhausted) costs that call only:
 the child is killed and the next call starts a fresh one.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,9 +23,10 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -49,7 +51,7 @@ def _write_all(fd: int, data: bytes, deadline: float) -> None:
         if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
             raise ChildDied("timeout")
         try:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         except (BrokenPipeError, OSError):
             raise ChildDied("ended") from None
 
@@ -70,15 +72,30 @@ def _read_exact(fd: int, size: int, deadline: float) -> bytes:
 class Child:
     """One child process answering calls into utils.<topic> from the folder cwd."""
 
-    def __init__(self, topic: str, cwd: Path, prefix: Sequence[str] = (), env: dict | None = None,
-                 preexec_fn: Callable[[], None] | None = None, start_timeout: float = 120):
+    def __init__(
+        self,
+        topic: str,
+        cwd: Path,
+        prefix: Sequence[str] = (),
+        env: dict | None = None,
+        preexec_fn: Callable[[], None] | None = None,
+        start_timeout: float = 120,
+    ):
         request_read, self._requests = os.pipe()
         self._replies, reply_write = os.pipe()
         os.set_blocking(self._requests, False)
         command = [*prefix, sys.executable, "-c", CHILD_SOURCE, str(request_read), str(reply_write), topic]
-        self.process = subprocess.Popen(command, cwd=cwd, env=env, pass_fds=(request_read, reply_write),
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec_fn)
+        self.process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            pass_fds=(request_read, reply_write),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=preexec_fn,
+        )
         os.close(request_read)
         os.close(reply_write)
         self.import_error = self._receive(time.monotonic() + start_timeout).error  # the module's import
@@ -88,9 +105,13 @@ class Child:
         if size > MAX_REPLY_BYTES:
             raise ChildDied(f"a reply of {size} bytes")
         try:
-            with warnings.catch_warnings():  # a forged reply's pickle protocol draws a warning before it is refused
+            with (
+                warnings.catch_warnings()
+            ):  # a forged reply's pickle protocol draws a warning before it is refused
                 warnings.simplefilter("ignore")
-                message = torch.load(io.BytesIO(_read_exact(self._replies, size, deadline)), weights_only=True)
+                message = torch.load(
+                    io.BytesIO(_read_exact(self._replies, size, deadline)), weights_only=True
+                )
         except ChildDied:
             raise
         except Exception as error:  # anything but plain data is refused, never unpickled
@@ -115,4 +136,3 @@ class Child:
         for fd in (self._requests, self._replies):
             with contextlib.suppress(OSError):
                 os.close(fd)
-

@@ -1,6 +1,7 @@
 """The child side of tools/sandbox.py, run as `python -c <this source> REQUESTS_FD REPLIES_FD TOPIC` in
 a grading copy: it imports utils.<topic> and answers one call at a time. It imports nothing of the
 grader's, so the copy needs no tools/."""
+
 import importlib
 import io
 import os
@@ -34,7 +35,7 @@ def send(fd, message):
     torch.save(message, buffer)
     data = HEADER.pack(len(buffer.getvalue())) + buffer.getvalue()
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 def plain(value):
@@ -48,7 +49,11 @@ def plain(value):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value] if isinstance(value, list) else tuple(plain(item) for item in value)
+        return (
+            [plain(item) for item in value]
+            if isinstance(value, list)
+            else tuple(plain(item) for item in value)
+        )
     if isinstance(value, dict):
         return {str(key): plain(item) for key, item in value.items()}
     raise TypeError(f"returned a {type(value).__name__}, not tensors or numbers")

@@ -6,6 +6,7 @@ Each region between `### BEGIN SOLUTION` and `### END SOLUTION` becomes a TODO c
     python -m tools.stubs           # write every stub
     python -m tools.stubs --check   # exit 1 when a stub differs from what its solution generates
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,7 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HEADER = (
     "# Student version, generated from the reference solution: fill in each TODO block.\n"
     "# Replace the `raise NotImplementedError(...)` line with your code; leave the rest as it is.\n"
+    "# ruff: noqa: F821, F841  (the names a TODO block defines are missing until it is filled)\n"
 )
 
 
@@ -61,7 +63,9 @@ def make_stub(source: str, module_path: str) -> str:
             indent = line[: len(line) - len(line.lstrip())]
             function = _function_at(spans, lineno)
             out.append(f"{indent}# TODO: {function} (see the docstring above).\n")
-            out.append(f'{indent}raise NotImplementedError("{function}: not implemented yet; fill the TODO in {module_path}")\n')
+            # Spread over lines with a trailing comma, which ruff format keeps at any length.
+            message = f"{function}: not implemented yet; fill the TODO in {module_path}"
+            out.append(f'{indent}raise NotImplementedError(\n{indent}    "{message}",\n{indent})\n')
         elif marker == END:
             if region_start is None:
                 raise MarkerError(f"line {lineno}: {END} without {BEGIN}")
@@ -84,7 +88,9 @@ def stub_path(solution: Path, root: Path = REPO_ROOT) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only compare; exit 1 when a stub is out of date")
+    parser.add_argument(
+        "--check", action="store_true", help="only compare; exit 1 when a stub is out of date"
+    )
     args = parser.parse_args(argv)
     stale = []
     for solution in solution_files():

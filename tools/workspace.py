@@ -3,14 +3,15 @@
 A copy is laid out exactly as a student's finished work would sit: the same notebooks and
 utils/, with utils/<topic>.py replaced by the reference solution (or by any given source).
 """
+
 from __future__ import annotations
 
 import contextlib
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import nbformat
 

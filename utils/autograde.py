@@ -11,6 +11,7 @@ the kernel (os._exit, a crash) is an error, and the cells after it run again in 
 JSON report per notebook lands in reports/<notebook>.json. The exit status is 0 whenever grading
 ran, whatever the score.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,16 @@ GRADED_HEADER = re.compile(
 )
 UTILS_IMPORT = re.compile(r"^\s*(?:from|import)\s+utils\.(\w+)", re.MULTILINE)
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-STATUS_MARKS = {"passed": "ok", "failed": "FAIL", "not_implemented": "TODO", "error": "ERROR", "timeout": "TIME"}
-KERNEL_DIED = "the kernel died while running this cell (did the code call os._exit/exit, crash, or run out of memory?)"
+STATUS_MARKS = {
+    "passed": "ok",
+    "failed": "FAIL",
+    "not_implemented": "TODO",
+    "error": "ERROR",
+    "timeout": "TIME",
+}
+KERNEL_DIED = (
+    "the kernel died while running this cell (did the code call os._exit/exit, crash, or run out of memory?)"
+)
 KERNEL_GONE = "the notebook's kernel died (an earlier cell may have crashed or exited it)"
 LIVENESS_POLL_S = 1.0  # how long a dead kernel can go unnoticed
 
@@ -86,7 +95,9 @@ def graded_questions(notebook: nbformat.NotebookNode) -> list[Question]:
 
 def imported_utils_modules(notebook: nbformat.NotebookNode) -> list[str]:
     """The utils modules the notebook's code cells import."""
-    found = {m for cell in notebook.cells if cell.cell_type == "code" for m in UTILS_IMPORT.findall(cell.source)}
+    found = {
+        m for cell in notebook.cells if cell.cell_type == "code" for m in UTILS_IMPORT.findall(cell.source)
+    }
     return sorted(found)
 
 
@@ -109,8 +120,13 @@ def import_failures(root: Path, modules: list[str], timeout: float = 120) -> dic
     if not modules:
         return {}
     try:
-        proc = subprocess.run([sys.executable, "-c", _IMPORT_PROBE, *modules],
-                              cwd=root, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-c", _IMPORT_PROBE, *modules],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         lines, ended = proc.stdout.splitlines(), True
     except subprocess.TimeoutExpired as err:
         out = err.stdout.decode() if isinstance(err.stdout, bytes) else (err.stdout or "")
@@ -123,7 +139,10 @@ def import_failures(root: Path, modules: list[str], timeout: float = 120) -> dic
     if not ended:
         return {culprit: f"importing it did not finish within {timeout:g} s (is there work at module level?)"}
     detail = proc.stderr.strip()[-300:]
-    return {culprit: f"importing it ended the interpreter (exit code {proc.returncode})" + (f": {detail}" if detail else "")}
+    return {
+        culprit: f"importing it ended the interpreter (exit code {proc.returncode})"
+        + (f": {detail}" if detail else "")
+    }
 
 
 def _summarize_traceback(text: str, module: str | None = None) -> str:
@@ -160,7 +179,9 @@ def _watch_liveness(kernel):
         while True:
             left = None if deadline is None else deadline - time.monotonic()
             try:
-                return read(stream, timeout=LIVENESS_POLL_S if left is None else max(0.0, min(left, LIVENESS_POLL_S)))
+                return read(
+                    stream, timeout=LIVENESS_POLL_S if left is None else max(0.0, min(left, LIVENESS_POLL_S))
+                )
             except Empty:
                 if left is not None and left <= LIVENESS_POLL_S:
                     raise
@@ -194,7 +215,9 @@ class _CellRecorder:
         yield
         if call.when == "call":
             timeout = self.timeouts.get(item.cell_num, self.default_timeout)
-            self.outcomes[item.cell_num] = _classify(call.excinfo, getattr(item, "test_outputs", None), timeout)
+            self.outcomes[item.cell_num] = _classify(
+                call.excinfo, getattr(item, "test_outputs", None), timeout
+            )
 
 
 def _classify(excinfo, outputs, timeout: float) -> CellOutcome:
@@ -252,7 +275,9 @@ def _kernel_ender(outcomes: dict[int, CellOutcome]) -> int | None:
     return culprit if culprit in outcomes else None
 
 
-def _run_without(path: Path, skipped: list[int], questions: list[Question], default_timeout: float) -> dict[int, CellOutcome]:
+def _run_without(
+    path: Path, skipped: list[int], questions: list[Question], default_timeout: float
+) -> dict[int, CellOutcome]:
     """Runs a copy of the notebook whose skipped code cells do nothing, next to it so relative paths hold."""
     notebook = nbformat.read(path, as_version=4)
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
@@ -274,23 +299,45 @@ def _stand_in(source: str) -> str:
         body = ast.parse(source).body
     except SyntaxError:  # IPython syntax (a magic): nothing of it is kept
         body = []
-    imports = [ast.get_source_segment(source, node) for node in body if isinstance(node, (ast.Import, ast.ImportFrom))]
-    return "\n".join(["# The autograder skipped this cell (it ended the kernel) but for its imports.", *imports])
+    imports = [
+        ast.get_source_segment(source, node)
+        for node in body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+    ]
+    return "\n".join(
+        ["# The autograder skipped this cell (it ended the kernel) but for its imports.", *imports]
+    )
 
 
 def _run_nbval(path: Path, questions: list[Question], default_timeout: float) -> dict[int, CellOutcome]:
     """Runs the notebook under nbval (lax mode, this interpreter's kernel); returns each cell's outcome."""
     recorder = _CellRecorder({q.cell_num: q.timeout for q in questions if q.timeout}, default_timeout)
     args = [
-        str(path), "--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={default_timeout:g}",
-        "-p", "no:cacheprovider", "-p", "no:randomly", "-q", "--tb=no", "--no-header", "-o", "addopts=",
-        f"--rootdir={path.parent}", "-W", "ignore",
+        str(path),
+        "--nbval-lax",
+        "--nbval-current-env",
+        f"--nbval-cell-timeout={default_timeout:g}",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        "-q",
+        "--tb=no",
+        "--no-header",
+        "-o",
+        "addopts=",
+        f"--rootdir={path.parent}",
+        "-W",
+        "ignore",
     ]
     log = io.StringIO()
     with contextlib.redirect_stdout(log):  # the scorecard is the output; pytest's log only when it broke
         exit_code = pytest.main(args, plugins=[recorder])
     if not recorder.outcomes:
-        print(f"nbval ran no cell of {path.name} (pytest exit code {exit_code}):\n{log.getvalue()}", file=sys.stderr)
+        print(
+            f"nbval ran no cell of {path.name} (pytest exit code {exit_code}):\n{log.getvalue()}",
+            file=sys.stderr,
+        )
     return recorder.outcomes
 
 
@@ -301,7 +348,10 @@ def grade_notebook(path: Path, root: Path, default_timeout: float = 600) -> dict
     failures = import_failures(root, imported_utils_modules(notebook))
     if failures:
         cause = "; ".join(f"utils/{m}.py does not import: {why}" for m, why in failures.items())
-        outcomes = {q.cell_num: CellOutcome("error", cause + ". Fix this first: every question needs it.") for q in questions}
+        outcomes = {
+            q.cell_num: CellOutcome("error", cause + ". Fix this first: every question needs it.")
+            for q in questions
+        }
     else:
         cause = None
         outcomes = run_cells(path, questions, default_timeout)
@@ -352,9 +402,15 @@ def _reference_root(stack: contextlib.ExitStack) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Grade notebooks and print a scorecard.")
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook in assignments/")
-    parser.add_argument("--reference", action="store_true", help="grade the reference solutions in a temporary copy")
-    parser.add_argument("--report-dir", type=Path, default=REPO_ROOT / "reports", help="where the JSON reports go")
-    parser.add_argument("--timeout", type=float, default=300, help="seconds per cell, unless the cell says otherwise")
+    parser.add_argument(
+        "--reference", action="store_true", help="grade the reference solutions in a temporary copy"
+    )
+    parser.add_argument(
+        "--report-dir", type=Path, default=REPO_ROOT / "reports", help="where the JSON reports go"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300, help="seconds per cell, unless the cell says otherwise"
+    )
     args = parser.parse_args(argv)
 
     notebooks = [p.resolve() for p in args.notebooks] or sorted((REPO_ROOT / "assignments").glob("*.ipynb"))

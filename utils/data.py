@@ -14,6 +14,7 @@ of shape (N,)) and ``classes`` (the class names, index = label).
   (``python -m utils.data cifar10``); offline with no copy present they raise a
   FileNotFoundError that says how to get them, never a silent substitute.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,25 @@ CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
-MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+MNIST_FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
 DIGIT_CLASSES = [str(i) for i in range(10)]
-SHAPE_CLASSES = ["circle", "ring", "triangle", "square", "pentagon", "star", "cross", "crescent", "ellipse", "heart"]
+SHAPE_CLASSES = [
+    "circle",
+    "ring",
+    "triangle",
+    "square",
+    "pentagon",
+    "star",
+    "cross",
+    "crescent",
+    "ellipse",
+    "heart",
+]
 MIN_CONTRAST = 0.6  # least L1 distance in RGB between a shape's colour and its background
 MIN_GREY_CONTRAST = 0.3  # least difference of grey levels between a grey shape and its background
 NOISE_STD = 0.03  # pixel noise of the cluttered shapes
@@ -57,7 +74,9 @@ def _train_val_split(X: torch.Tensor, y: torch.Tensor, num_val: int, seed: int) 
     return {"X_train": X[train], "y_train": y[train], "X_val": X[val], "y_val": y[val]}
 
 
-def _not_found(name: str, path: Path, fetch_cmd: str, manual: str, error: Exception | None) -> FileNotFoundError:
+def _not_found(
+    name: str, path: Path, fetch_cmd: str, manual: str, error: Exception | None
+) -> FileNotFoundError:
     """The error for a dataset missing at ``path``: what failed and how to get it."""
     if error is None:
         failure = "Downloading was not allowed (download=False)."
@@ -121,7 +140,9 @@ def _star_inside(x: torch.Tensor, y: torch.Tensor, points: int, inner: float) ->
     """
     sector = 2 * math.pi / points
     phi = torch.atan2(y, x) % sector
-    phi = torch.minimum(phi, sector - phi)  # the star is mirror-symmetric: fold every point onto [0, sector / 2]
+    phi = torch.minimum(
+        phi, sector - phi
+    )  # the star is mirror-symmetric: fold every point onto [0, sector / 2]
     rho = torch.hypot(x, y)
     px, py = rho * torch.cos(phi), rho * torch.sin(phi)
     # Inside = on the origin's side of the edge from the outer vertex (1, 0) to the inner vertex q.
@@ -144,7 +165,9 @@ def _shape_inside(shape: str, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if shape == "cross":
         half_length = math.sqrt(1 - CROSS_HALF_WIDTH**2)  # the bars' corners touch the unit circle
         ax, ay = x.abs(), y.abs()
-        return ((ax <= CROSS_HALF_WIDTH) & (ay <= half_length)) | ((ay <= CROSS_HALF_WIDTH) & (ax <= half_length))
+        return ((ax <= CROSS_HALF_WIDTH) & (ay <= half_length)) | (
+            (ay <= CROSS_HALF_WIDTH) & (ax <= half_length)
+        )
     if shape == "crescent":
         offset, radius = CRESCENT_BITE
         return (r2 <= 1) & ((x - offset) ** 2 + y * y > radius**2)
@@ -183,7 +206,9 @@ def _shape_coverage(labels: torch.Tensor, size: int, generator: torch.Generator)
         u = samples - centre[idx, 0, None, None]  # (k, 1, 2S): along the columns
         v = samples[:, None] - centre[idx, 1, None, None]  # (k, 2S, 1): along the rows
         inside = _shape_inside(shape, c * u + s * v, c * v - s * u)
-        coverage[idx] = inside.float().reshape(len(idx), size, SUPERSAMPLE, size, SUPERSAMPLE).mean(dim=(2, 4))
+        coverage[idx] = (
+            inside.float().reshape(len(idx), size, SUPERSAMPLE, size, SUPERSAMPLE).mean(dim=(2, 4))
+        )
     return coverage
 
 
@@ -221,8 +246,14 @@ def _draw_clutter(images: torch.Tensor, generator: torch.Generator, colour: bool
         direction = _uniform(generator, n, 0, 2 * math.pi)
         half_width = torch.where(is_dot, _uniform(generator, n, 0.8 * unit, 1.6 * unit), 0.5 * unit)
         ink = torch.rand(n, 3 if colour else 1, generator=generator).expand(n, 3)
-        dx, dy = (length * torch.cos(direction))[:, None, None], (length * torch.sin(direction))[:, None, None]
-        rx, ry = centres - start[:, 0, None, None], centres[:, None] - start[:, 1, None, None]  # (n, 1, S), (n, S, 1)
+        dx, dy = (
+            (length * torch.cos(direction))[:, None, None],
+            (length * torch.sin(direction))[:, None, None],
+        )
+        rx, ry = (
+            centres - start[:, 0, None, None],
+            centres[:, None] - start[:, 1, None, None],
+        )  # (n, 1, S), (n, S, 1)
         # The segment's nearest point to a pixel is start + t (dx, dy), t its clamped projection.
         t = ((rx * dx + ry * dy) / (dx * dx + dy * dy).clamp(min=1e-12)).clamp_(0, 1)
         distance = torch.hypot(rx - t * dx, ry - t * dy)
@@ -230,7 +261,9 @@ def _draw_clutter(images: torch.Tensor, generator: torch.Generator, colour: bool
         images.lerp_(ink[:, :, None, None].expand_as(images), cover[:, None])
 
 
-def make_shapes(num_images: int, image_size: int = 32, seed: int = 0, clutter: bool = True, colour: bool = True) -> dict:
+def make_shapes(
+    num_images: int, image_size: int = 32, seed: int = 0, clutter: bool = True, colour: bool = True
+) -> dict:
     """A seeded, procedurally generated dataset of RGB images of one shape each (SHAPE_CLASSES).
 
     The class is the shape alone; everything else is a random nuisance: the shape's centre, outer radius
@@ -271,7 +304,11 @@ def make_shapes(num_images: int, image_size: int = 32, seed: int = 0, clutter: b
 
 
 def load_shapes_splits(
-    num_train: int = 5000, num_val: int = 500, num_test: int = 1000, image_size: int = 32, seed: int = 0,
+    num_train: int = 5000,
+    num_val: int = 500,
+    num_test: int = 1000,
+    image_size: int = 32,
+    seed: int = 0,
     colour: bool = True,
 ) -> dict:
     """The shapes dataset (make_shapes, with clutter) split into train, val and test, with object masks.
@@ -289,7 +326,11 @@ def load_shapes_splits(
             f"num_val={num_val}, num_test={num_test}"
         )
     shapes = make_shapes(num_train + num_val + num_test, image_size=image_size, seed=seed, colour=colour)
-    bounds = {"train": (0, num_train), "val": (num_train, num_train + num_val), "test": (num_train + num_val, None)}
+    bounds = {
+        "train": (0, num_train),
+        "val": (num_train, num_train + num_val),
+        "test": (num_train + num_val, None),
+    }
     data = {"classes": shapes["classes"]}
     for split, (start, stop) in bounds.items():
         data[f"X_{split}"] = shapes["images"][start:stop]
@@ -302,7 +343,11 @@ DIGIT_SCALE = 2  # each 8x8 digit is drawn 16x16 on the canvas
 
 
 def make_digit_canvas(
-    digits: torch.Tensor, labels: torch.Tensor, num_images: int, canvas_size: int = 32, seed: int = 0,
+    digits: torch.Tensor,
+    labels: torch.Tensor,
+    num_images: int,
+    canvas_size: int = 32,
+    seed: int = 0,
     clutter: bool = True,
 ) -> dict:
     """num_images grey canvases, each with one digit drawn from ``digits`` at a random position.
@@ -320,14 +365,21 @@ def make_digit_canvas(
     size, glyph = canvas_size, 8 * DIGIT_SCALE
     if size < glyph:
         raise ValueError(f"canvas_size must be >= {glyph} (the drawn digit's side); got {canvas_size}")
-    if digits.dim() != 4 or digits.shape[1:] != (1, 8, 8) or labels.shape != digits.shape[:1] or len(digits) == 0:
+    if (
+        digits.dim() != 4
+        or digits.shape[1:] != (1, 8, 8)
+        or labels.shape != digits.shape[:1]
+        or len(digits) == 0
+    ):
         raise ValueError(
             f"digits should be (M, 1, 8, 8) with M >= 1 and labels (M,); got {tuple(digits.shape)} and {tuple(labels.shape)}"
         )
     gen = torch.Generator().manual_seed(seed)
     n = num_images
     pick = torch.randint(len(digits), (n,), generator=gen)
-    ink = torch.nn.functional.interpolate(digits[pick], scale_factor=DIGIT_SCALE, mode="bilinear", align_corners=False)
+    ink = torch.nn.functional.interpolate(
+        digits[pick], scale_factor=DIGIT_SCALE, mode="bilinear", align_corners=False
+    )
     top, left = torch.randint(size - glyph + 1, (2, n), generator=gen)
     coverage = torch.zeros(n, size, size)
     rows = (top[:, None] + torch.arange(glyph))[:, :, None]  # (n, glyph, 1)
@@ -344,10 +396,12 @@ def make_digit_canvas(
     inked = coverage >= 0.5
     any_rows, any_cols = inked.any(dim=2), inked.any(dim=1)  # (n, S) each
     index = torch.arange(size)
+
     def extent(present):  # first and last index where present, per image
         first = torch.where(present, index, size).min(dim=1).values
         last = torch.where(present, index, -1).max(dim=1).values
         return first[:, None], last[:, None]
+
     (r0, r1), (c0, c1) = extent(any_rows), extent(any_cols)
     masks = ((index >= r0) & (index <= r1))[:, :, None] & ((index >= c0) & (index <= c1))[:, None, :]
     return {"images": images, "labels": labels[pick].clone(), "masks": masks, "classes": list(DIGIT_CLASSES)}
@@ -373,8 +427,14 @@ def load_digit_canvas_splits(
     digits = load_digits_splits(seed=seed)
     data = {"classes": list(DIGIT_CLASSES)}
     for offset, (split, count) in enumerate((("train", num_train), ("val", num_val), ("test", num_test))):
-        canvas = make_digit_canvas(digits[f"X_{split}"], digits[f"y_{split}"], count, canvas_size, seed + offset)
-        data[f"X_{split}"], data[f"y_{split}"], data[f"masks_{split}"] = canvas["images"], canvas["labels"], canvas["masks"]
+        canvas = make_digit_canvas(
+            digits[f"X_{split}"], digits[f"y_{split}"], count, canvas_size, seed + offset
+        )
+        data[f"X_{split}"], data[f"y_{split}"], data[f"masks_{split}"] = (
+            canvas["images"],
+            canvas["labels"],
+            canvas["masks"],
+        )
     return data
 
 
@@ -387,7 +447,9 @@ def _read_cifar_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return images, torch.as_tensor(batch[b"labels"], dtype=torch.int64)
 
 
-def load_cifar10(root: str | Path = DATASETS_DIR, num_val: int = 1000, seed: int = 0, download: bool = True) -> dict:
+def load_cifar10(
+    root: str | Path = DATASETS_DIR, num_val: int = 1000, seed: int = 0, download: bool = True
+) -> dict:
     """CIFAR-10 from the official python batches in ``root/cifar-10-batches-py``.
 
     When the folder is missing and download is True, torchvision downloads and extracts it
@@ -421,7 +483,9 @@ def load_cifar10(root: str | Path = DATASETS_DIR, num_val: int = 1000, seed: int
     return data
 
 
-def load_mnist(root: str | Path = DATASETS_DIR, num_val: int = 5000, seed: int = 0, download: bool = True) -> dict:
+def load_mnist(
+    root: str | Path = DATASETS_DIR, num_val: int = 5000, seed: int = 0, download: bool = True
+) -> dict:
     """MNIST through torchvision, from ``root/MNIST/raw``.
 
     When the files are missing and download is True, torchvision downloads them; when that
@@ -447,11 +511,19 @@ def load_mnist(root: str | Path = DATASETS_DIR, num_val: int = 5000, seed: int =
     train = torchvision.datasets.MNIST(root=str(root), train=True, download=False)
     test = torchvision.datasets.MNIST(root=str(root), train=False, download=False)
     data = _train_val_split(train.data.unsqueeze(1).float() / 255, train.targets.long(), num_val, seed)
-    data.update(X_test=test.data.unsqueeze(1).float() / 255, y_test=test.targets.long(), classes=list(DIGIT_CLASSES))
+    data.update(
+        X_test=test.data.unsqueeze(1).float() / 255, y_test=test.targets.long(), classes=list(DIGIT_CLASSES)
+    )
     return data
 
 
-LOADERS = {"digits": load_digits_splits, "digit_canvas": load_digit_canvas_splits, "shapes": load_shapes_splits, "cifar10": load_cifar10, "mnist": load_mnist}
+LOADERS = {
+    "digits": load_digits_splits,
+    "digit_canvas": load_digit_canvas_splits,
+    "shapes": load_shapes_splits,
+    "cifar10": load_cifar10,
+    "mnist": load_mnist,
+}
 
 
 def load_dataset(name: str, **kwargs) -> dict:
@@ -515,7 +587,9 @@ def dev_subset(data: dict, num_train: int, num_val: int | None = None, num_test:
             continue
         available = data[f"X_{split}"].shape[0]
         if not 0 <= size <= available:
-            raise ValueError(f"num_{split} must satisfy 0 <= num_{split} <= {available} ({split} rows); got {size}")
+            raise ValueError(
+                f"num_{split} must satisfy 0 <= num_{split} <= {available} ({split} rows); got {size}"
+            )
         out[f"X_{split}"] = data[f"X_{split}"][:size].clone()
         out[f"y_{split}"] = data[f"y_{split}"][:size].clone()
         if f"masks_{split}" in data:
@@ -527,7 +601,9 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m utils.data NAME [--root DIR]``: downloads CIFAR-10 or MNIST and prints the split sizes."""
     parser = argparse.ArgumentParser(description="Download a dataset for the losslab notebooks.")
     parser.add_argument("name", choices=["cifar10", "mnist"], help="the dataset to download")
-    parser.add_argument("--root", type=Path, default=DATASETS_DIR, help=f"where it goes (default: {DATASETS_DIR})")
+    parser.add_argument(
+        "--root", type=Path, default=DATASETS_DIR, help=f"where it goes (default: {DATASETS_DIR})"
+    )
     args = parser.parse_args(argv)
     try:
         data = load_dataset(args.name, root=args.root, download=True)

@@ -1,7 +1,8 @@
 """Numeric gradients and relative errors, for checking analytic gradients (as in CS231n / EECS 498)."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -21,7 +22,9 @@ def rel_error(x: torch.Tensor | float, y: torch.Tensor | float, eps: float = 1e-
     return ratio.max().item()
 
 
-def _centered_difference(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, i: int, h: float) -> float:
+def _centered_difference(
+    f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, i: int, h: float
+) -> float:
     """(f(x + h e_i) - f(x - h e_i)) / 2h for flat index i; x is restored afterwards."""
     flat_x = x.view(-1)
     old = flat_x[i].item()
@@ -33,7 +36,9 @@ def _centered_difference(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Ten
     return (fxph - fxmh) / (2 * h)
 
 
-def compute_numeric_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, h: float = 1e-7) -> torch.Tensor:
+def compute_numeric_gradient(
+    f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, h: float = 1e-7
+) -> torch.Tensor:
     """Centered-difference gradient of a scalar function f at x, one coordinate at a time.
 
     x: a contiguous tensor of any shape (use float64: h = 1e-7 is too small for float32).

@@ -3,18 +3,19 @@
 A failed check raises AssertionError with a message a student can act on: which quantity,
 what was expected, what came out, and a hint when the result matches a known mistake.
 """
+
 from __future__ import annotations
 
 import math
 import time
-from typing import Callable, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import torch
 
 from utils.gradcheck import grad_check_sparse, rel_error
 
 # A known mistake: the value a mistaken solution produces, and the hint that fixes it.
-Mistake = Tuple[torch.Tensor, str]
+Mistake = tuple[torch.Tensor, str]
 
 
 def fail(message: str, hint: str | None = None) -> None:
@@ -72,7 +73,9 @@ def check_close(
         if rel_error(actual, wrong.detach().to(torch.float64).cpu()) <= tol:
             hint = mistake_hint
             break
-    shown = f"{actual.item():.10g}, expected {expected.item():.10g}" if actual.numel() == 1 else "a wrong value"
+    shown = (
+        f"{actual.item():.10g}, expected {expected.item():.10g}" if actual.numel() == 1 else "a wrong value"
+    )
     fail(f"{name} is {shown} (relative error {error:.2e}, allowed {tol:.0e})", hint)
 
 
@@ -89,7 +92,9 @@ def check_gradient(
     analytic_grad = check_shape(name, analytic_grad, x.shape)
     error = grad_check_sparse(f, x, analytic_grad.to(x.dtype), num_checks=num_checks, verbose=False)
     if not error <= tol:
-        fail(f"{name} disagrees with the numeric gradient: relative error {error:.2e}, allowed {tol:.0e}", hint)
+        fail(
+            f"{name} disagrees with the numeric gradient: relative error {error:.2e}, allowed {tol:.0e}", hint
+        )
     return error
 
 
@@ -104,7 +109,11 @@ def best_time(fn: Callable[[], object], repeats: int = 5) -> float:
 
 
 def check_speedup(
-    name: str, fast: Callable[[], object], slow: Callable[[], object], min_speedup: float, hint: str | None = None
+    name: str,
+    fast: Callable[[], object],
+    slow: Callable[[], object],
+    min_speedup: float,
+    hint: str | None = None,
 ) -> float:
     """fast runs at least min_speedup times faster than slow; returns the measured speedup."""
     fast()  # warm-up: the first call pays for allocations and lazy initialisation
@@ -112,7 +121,10 @@ def check_speedup(
     slow_time, fast_time = best_time(slow, repeats=2), best_time(fast, repeats=20)
     speedup = slow_time / max(fast_time, 1e-9)
     if speedup < min_speedup:
-        fail(f"{name} is {speedup:.1f}x faster than the naive version, expected at least {min_speedup:g}x", hint)
+        fail(
+            f"{name} is {speedup:.1f}x faster than the naive version, expected at least {min_speedup:g}x",
+            hint,
+        )
     return speedup
 
 

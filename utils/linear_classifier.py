@@ -1,5 +1,6 @@
 # Student version, generated from the reference solution: fill in each TODO block.
 # Replace the `raise NotImplementedError(...)` line with your code; leave the rest as it is.
+# ruff: noqa: F821, F841  (the names a TODO block defines are missing until it is filled)
 """Assignment 1: linear classifiers (multiclass SVM and softmax).
 
 Conventions, as in EECS 498-007 / CS231n:
@@ -11,14 +12,15 @@ Conventions, as in EECS 498-007 / CS231n:
 
 Fill in the code between the TODO markers only; everything else is provided.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
-LossFunc = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], Tuple[torch.Tensor, torch.Tensor]]
+LossFunc = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]]
 
 
 def hello_linear_classifier() -> str:
@@ -31,15 +33,21 @@ def _check_loss_inputs(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> Non
     if W.dim() != 2:
         raise ValueError(f"W must have shape (D, C); got shape {tuple(W.shape)}")
     if X.dim() != 2 or X.shape[1] != W.shape[0]:
-        raise ValueError(f"X must have shape (N, D) with D = {W.shape[0]} (rows of W); got shape {tuple(X.shape)}")
+        raise ValueError(
+            f"X must have shape (N, D) with D = {W.shape[0]} (rows of W); got shape {tuple(X.shape)}"
+        )
     if y.dim() != 1 or y.shape[0] != X.shape[0]:
-        raise ValueError(f"y must have shape (N,) with N = {X.shape[0]} (rows of X); got shape {tuple(y.shape)}")
+        raise ValueError(
+            f"y must have shape (N,) with N = {X.shape[0]} (rows of X); got shape {tuple(y.shape)}"
+        )
     if X.shape[0] == 0:
         raise ValueError("X has no rows: the loss is a mean over N >= 1 samples")
     if y.dtype.is_floating_point or y.dtype == torch.bool:
         raise ValueError(f"y must hold integer class labels; got dtype {y.dtype}")
     if y.min() < 0 or y.max() >= W.shape[1]:
-        raise ValueError(f"labels in y must lie in [0, {W.shape[1]}) (columns of W); got range [{int(y.min())}, {int(y.max())}]")
+        raise ValueError(
+            f"labels in y must lie in [0, {W.shape[1]}) (columns of W); got range [{int(y.min())}, {int(y.max())}]"
+        )
 
 
 def linear_scores(W: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
@@ -62,7 +70,9 @@ def weight_gradient(X: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------------------
 # Multiclass SVM
 # --------------------------------------------------------------------------------------
-def svm_loss_naive(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float) -> Tuple[torch.Tensor, torch.Tensor]:
+def svm_loss_naive(
+    W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Multiclass SVM loss and its gradient, with explicit loops over samples and classes.
 
     L = (1/N) sum_i sum_{j != y_i} max(0, s_ij - s_{i,y_i} + 1) + reg * sum(W * W)
@@ -77,25 +87,33 @@ def svm_loss_naive(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float
     """
     _check_loss_inputs(W, X, y)
     # TODO: svm_loss_naive (see the docstring above).
-    raise NotImplementedError("svm_loss_naive: not implemented yet; fill the TODO in utils/linear_classifier.py")
+    raise NotImplementedError(
+        "svm_loss_naive: not implemented yet; fill the TODO in utils/linear_classifier.py",
+    )
     return loss, dW
 
 
-def svm_loss_vectorized(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float) -> Tuple[torch.Tensor, torch.Tensor]:
+def svm_loss_vectorized(
+    W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Multiclass SVM loss and gradient without Python loops; same inputs and outputs as svm_loss_naive.
 
     Hint: with scores S = X W and G = dL/dS (shape (N, C)), the chain rule gives dW = X^T G.
     """
     _check_loss_inputs(W, X, y)
     # TODO: svm_loss_vectorized (see the docstring above).
-    raise NotImplementedError("svm_loss_vectorized: not implemented yet; fill the TODO in utils/linear_classifier.py")
+    raise NotImplementedError(
+        "svm_loss_vectorized: not implemented yet; fill the TODO in utils/linear_classifier.py",
+    )
     return loss, dW
 
 
 # --------------------------------------------------------------------------------------
 # Softmax
 # --------------------------------------------------------------------------------------
-def softmax_loss_naive(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float) -> Tuple[torch.Tensor, torch.Tensor]:
+def softmax_loss_naive(
+    W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Softmax (cross-entropy) loss and its gradient, with explicit loops.
 
     L = (1/N) sum_i -log( exp(s_{i,y_i}) / sum_j exp(s_ij) ) + reg * sum(W * W)
@@ -105,25 +123,33 @@ def softmax_loss_naive(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: f
     """
     _check_loss_inputs(W, X, y)
     # TODO: softmax_loss_naive (see the docstring above).
-    raise NotImplementedError("softmax_loss_naive: not implemented yet; fill the TODO in utils/linear_classifier.py")
+    raise NotImplementedError(
+        "softmax_loss_naive: not implemented yet; fill the TODO in utils/linear_classifier.py",
+    )
     return loss, dW
 
 
-def softmax_loss_vectorized(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float) -> Tuple[torch.Tensor, torch.Tensor]:
+def softmax_loss_vectorized(
+    W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Softmax loss and gradient without Python loops; same inputs and outputs as softmax_loss_naive.
 
     Stay numerically stable for any row of scores (rows of very different scale included).
     """
     _check_loss_inputs(W, X, y)
     # TODO: softmax_loss_vectorized (see the docstring above).
-    raise NotImplementedError("softmax_loss_vectorized: not implemented yet; fill the TODO in utils/linear_classifier.py")
+    raise NotImplementedError(
+        "softmax_loss_vectorized: not implemented yet; fill the TODO in utils/linear_classifier.py",
+    )
     return loss, dW
 
 
 # --------------------------------------------------------------------------------------
 # Training and prediction
 # --------------------------------------------------------------------------------------
-def sample_batch(X: torch.Tensor, y: torch.Tensor, num_train: int, batch_size: int) -> Tuple[torch.Tensor, torch.Tensor]:
+def sample_batch(
+    X: torch.Tensor, y: torch.Tensor, num_train: int, batch_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Samples batch_size random rows (with replacement) from the first num_train rows of X and y.
 
     Draw the indices with torch's random generator, so that torch.manual_seed makes it repeatable.
@@ -132,7 +158,9 @@ def sample_batch(X: torch.Tensor, y: torch.Tensor, num_train: int, batch_size: i
     the label of X_batch[k].
     """
     # TODO: sample_batch (see the docstring above).
-    raise NotImplementedError("sample_batch: not implemented yet; fill the TODO in utils/linear_classifier.py")
+    raise NotImplementedError(
+        "sample_batch: not implemented yet; fill the TODO in utils/linear_classifier.py",
+    )
     return X_batch, y_batch
 
 
@@ -146,7 +174,7 @@ def train_linear_classifier(
     num_iters: int = 100,
     batch_size: int = 200,
     verbose: bool = False,
-) -> Tuple[torch.Tensor, List[float]]:
+) -> tuple[torch.Tensor, list[float]]:
     """Trains a linear classifier with minibatch stochastic gradient descent.
 
     Inputs:
@@ -173,7 +201,9 @@ def train_linear_classifier(
         loss_history.append(loss.item())
         # Update the weights with one step of gradient descent.
         # TODO: train_linear_classifier (see the docstring above).
-        raise NotImplementedError("train_linear_classifier: not implemented yet; fill the TODO in utils/linear_classifier.py")
+        raise NotImplementedError(
+            "train_linear_classifier: not implemented yet; fill the TODO in utils/linear_classifier.py",
+        )
         if verbose and it % 100 == 0:
             print(f"iteration {it} / {num_iters}: loss {loss.item():f}")
     return W, loss_history
@@ -186,7 +216,9 @@ def predict_linear_classifier(W: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     Returns y_pred: (N,) int64 tensor, the class with the highest score for each row of X.
     """
     # TODO: predict_linear_classifier (see the docstring above).
-    raise NotImplementedError("predict_linear_classifier: not implemented yet; fill the TODO in utils/linear_classifier.py")
+    raise NotImplementedError(
+        "predict_linear_classifier: not implemented yet; fill the TODO in utils/linear_classifier.py",
+    )
     return y_pred
 
 
@@ -205,7 +237,7 @@ class LinearClassifier:
         num_iters: int = 100,
         batch_size: int = 200,
         verbose: bool = False,
-    ) -> List[float]:
+    ) -> list[float]:
         """Trains self.W (starting from the current weights, if any); returns the loss history."""
         self.W, loss_history = train_linear_classifier(
             self.loss, self.W, X_train, y_train, learning_rate, reg, num_iters, batch_size, verbose
@@ -218,7 +250,9 @@ class LinearClassifier:
             raise ValueError("the classifier has no weights yet: call train() or load() first")
         return predict_linear_classifier(self.W, X)
 
-    def loss(self, W: torch.Tensor, X_batch: torch.Tensor, y_batch: torch.Tensor, reg: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    def loss(
+        self, W: torch.Tensor, X_batch: torch.Tensor, y_batch: torch.Tensor, reg: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The loss and its gradient; subclasses override this."""
         raise NotImplementedError("LinearClassifier is abstract: use LinearSVM or Softmax")
 
@@ -248,26 +282,30 @@ class Softmax(LinearClassifier):
 # --------------------------------------------------------------------------------------
 # Hyperparameter search
 # --------------------------------------------------------------------------------------
-def svm_get_search_params() -> Tuple[Sequence[float], Sequence[float]]:
+def svm_get_search_params() -> tuple[Sequence[float], Sequence[float]]:
     """Returns (learning_rates, regularization_strengths) for the SVM grid search.
 
     The notebook trains one LinearSVM for each pair, so keep the grid small (at most 25 pairs).
     """
     # TODO: svm_get_search_params (see the docstring above).
-    raise NotImplementedError("svm_get_search_params: not implemented yet; fill the TODO in utils/linear_classifier.py")
+    raise NotImplementedError(
+        "svm_get_search_params: not implemented yet; fill the TODO in utils/linear_classifier.py",
+    )
     return learning_rates, regularization_strengths
 
 
-def softmax_get_search_params() -> Tuple[Sequence[float], Sequence[float]]:
+def softmax_get_search_params() -> tuple[Sequence[float], Sequence[float]]:
     """Returns (learning_rates, regularization_strengths) for the softmax grid search (at most 25 pairs)."""
     # TODO: softmax_get_search_params (see the docstring above).
-    raise NotImplementedError("softmax_get_search_params: not implemented yet; fill the TODO in utils/linear_classifier.py")
+    raise NotImplementedError(
+        "softmax_get_search_params: not implemented yet; fill the TODO in utils/linear_classifier.py",
+    )
     return learning_rates, regularization_strengths
 
 
 def test_one_param_set(
-    cls: LinearClassifier, data_dict: Dict[str, torch.Tensor], lr: float, reg: float, num_iters: int = 2000
-) -> Tuple[LinearClassifier, float, float]:
+    cls: LinearClassifier, data_dict: dict[str, torch.Tensor], lr: float, reg: float, num_iters: int = 2000
+) -> tuple[LinearClassifier, float, float]:
     """Trains one classifier with the given hyperparameters and measures its accuracy.
 
     Inputs:
@@ -279,7 +317,9 @@ def test_one_param_set(
     Returns (cls, train_acc, val_acc): the trained classifier and its accuracies as fractions in [0, 1].
     """
     # TODO: test_one_param_set (see the docstring above).
-    raise NotImplementedError("test_one_param_set: not implemented yet; fill the TODO in utils/linear_classifier.py")
+    raise NotImplementedError(
+        "test_one_param_set: not implemented yet; fill the TODO in utils/linear_classifier.py",
+    )
     return cls, train_acc, val_acc
 
 
@@ -288,12 +328,12 @@ test_one_param_set.__test__ = False  # a course API name, not a pytest test
 
 def search_hyperparameters(
     model_class: Callable[[], LinearClassifier],
-    data_dict: Dict[str, torch.Tensor],
+    data_dict: dict[str, torch.Tensor],
     learning_rates: Sequence[float],
     regularization_strengths: Sequence[float],
     num_iters: int = 2000,
     seed: int = 0,
-) -> Tuple[Dict[Tuple[float, float], Tuple[float, float]], LinearClassifier, float]:
+) -> tuple[dict[tuple[float, float], tuple[float, float]], LinearClassifier, float]:
     """Trains model_class() with test_one_param_set for every (lr, reg) pair, each from the same seed.
 
     Returns (results, best_model, best_val_acc): results maps (lr, reg) to (train_acc, val_acc);

@@ -1,8 +1,9 @@
 """Figures the notebooks show."""
+
 from __future__ import annotations
 
 import math
-from typing import Dict, Sequence, Tuple
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -14,7 +15,9 @@ def _to_hwc(image: torch.Tensor):
     return image[0].numpy() if image.shape[0] == 1 else image.permute(1, 2, 0).clamp(0, 1).numpy()
 
 
-def show_images(X: torch.Tensor, y: torch.Tensor, classes: Sequence[str], per_class: int = 7, seed: int = 0) -> None:
+def show_images(
+    X: torch.Tensor, y: torch.Tensor, classes: Sequence[str], per_class: int = 7, seed: int = 0
+) -> None:
     """A grid of random examples: one column per class, per_class rows. X: (N, C, H, W) in [0, 1]; y: (N,)."""
     gen = torch.Generator().manual_seed(seed)
     fig, axes = plt.subplots(per_class, len(classes), figsize=(len(classes), per_class), squeeze=False)
@@ -41,7 +44,7 @@ def plot_loss_history(loss_history: Sequence[float], title: str = "Training loss
     plt.show()
 
 
-def plot_search_results(results: Dict[Tuple[float, float], Tuple[float, float]], title: str) -> None:
+def plot_search_results(results: dict[tuple[float, float], tuple[float, float]], title: str) -> None:
     """Heat maps of train and val accuracy over the (learning rate, regularization) grid."""
     lrs = sorted({lr for lr, _ in results})
     regs = sorted({reg for _, reg in results})
@@ -64,7 +67,9 @@ def plot_search_results(results: Dict[Tuple[float, float], Tuple[float, float]],
     plt.show()
 
 
-def show_class_templates(W: torch.Tensor, image_shape: Sequence[int], classes: Sequence[str], title: str) -> None:
+def show_class_templates(
+    W: torch.Tensor, image_shape: Sequence[int], classes: Sequence[str], title: str
+) -> None:
     """Each column of W (bias row dropped) drawn as an image, rescaled to [0, 1] per class."""
     num_pixels = math.prod(image_shape)
     templates = W[:num_pixels].detach().cpu().t().reshape(len(classes), *image_shape)
@@ -78,10 +83,14 @@ def show_class_templates(W: torch.Tensor, image_shape: Sequence[int], classes: S
     plt.show()
 
 
-def show_augmentations(images: Sequence, transform, mean: Sequence[float], std: Sequence[float], views: int = 6) -> None:
+def show_augmentations(
+    images: Sequence, transform, mean: Sequence[float], std: Sequence[float], views: int = 6
+) -> None:
     """Each row: an original PIL image, then `views` augmented views of it (un-normalized for display)."""
     mean_t, std_t = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
-    fig, axes = plt.subplots(len(images), views + 1, figsize=(1.3 * (views + 1), 1.3 * len(images)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(images), views + 1, figsize=(1.3 * (views + 1), 1.3 * len(images)), squeeze=False
+    )
     for row, image in enumerate(images):
         axes[row, 0].imshow(image)
         for col in range(1, views + 1):
@@ -94,7 +103,9 @@ def show_augmentations(images: Sequence, transform, mean: Sequence[float], std: 
     plt.show()
 
 
-def plot_accuracy_vs_labels(labels_per_class: Sequence[int], accuracies: Dict[str, Sequence[float]], title: str) -> None:
+def plot_accuracy_vs_labels(
+    labels_per_class: Sequence[int], accuracies: dict[str, Sequence[float]], title: str
+) -> None:
     """Test accuracy against the number of labels per class, one line per method."""
     plt.figure(figsize=(6, 3.5))
     for name, values in accuracies.items():
@@ -108,7 +119,9 @@ def plot_accuracy_vs_labels(labels_per_class: Sequence[int], accuracies: Dict[st
     plt.show()
 
 
-def plot_embeddings_2d(embeddings: Dict[str, torch.Tensor], labels: torch.Tensor, classes: Sequence[str]) -> None:
+def plot_embeddings_2d(
+    embeddings: dict[str, torch.Tensor], labels: torch.Tensor, classes: Sequence[str]
+) -> None:
     """Each (N, 2) embedding as a scatter plot coloured by class, side by side."""
     fig, axes = plt.subplots(1, len(embeddings), figsize=(5 * len(embeddings), 4.2), squeeze=False)
     for ax, (name, points) in zip(axes[0], embeddings.items()):
@@ -123,7 +136,12 @@ def plot_embeddings_2d(embeddings: Dict[str, torch.Tensor], labels: torch.Tensor
     plt.show()
 
 
-def show_maps(images: torch.Tensor, maps: Dict[str, torch.Tensor], titles: Sequence[str], masks: torch.Tensor | None = None) -> None:
+def show_maps(
+    images: torch.Tensor,
+    maps: dict[str, torch.Tensor],
+    titles: Sequence[str],
+    masks: torch.Tensor | None = None,
+) -> None:
     """A column per image: the image (with its mask's outline when given), then each named (N, S, S) map in
     [0, 1] laid over it as a heat map, one row per map. images: (N, C, S, S) in [0, 1]."""
     rows = 1 + len(maps)
@@ -136,7 +154,9 @@ def show_maps(images: torch.Tensor, maps: Dict[str, torch.Tensor], titles: Seque
         axes[0, col].set_title(titles[col], fontsize=9)
         for row, (name, values) in enumerate(maps.items(), start=1):
             axes[row, col].imshow(shown, cmap="gray")
-            axes[row, col].imshow(values[col].detach().cpu().float().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            axes[row, col].imshow(
+                values[col].detach().cpu().float().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1
+            )
             if col == 0:
                 axes[row, col].set_ylabel(name, fontsize=9)
     for ax in axes.flat:
@@ -146,7 +166,9 @@ def show_maps(images: torch.Tensor, maps: Dict[str, torch.Tensor], titles: Seque
     plt.show()
 
 
-def plot_training_curves(histories: Dict[str, Sequence[Dict[str, float]]], keys: Sequence[str] = ("ce", "cam"), smooth: int = 20) -> None:
+def plot_training_curves(
+    histories: dict[str, Sequence[dict[str, float]]], keys: Sequence[str] = ("ce", "cam"), smooth: int = 20
+) -> None:
     """Each run's per-step losses (moving averages over `smooth` steps), one panel per key."""
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.3), squeeze=False)
     for ax, key in zip(axes[0], keys):
@@ -162,7 +184,7 @@ def plot_training_curves(histories: Dict[str, Sequence[Dict[str, float]]], keys:
     plt.show()
 
 
-def show_gram_matrices(matrices: Dict[str, torch.Tensor], vmin: float = -1.0, vmax: float = 1.0) -> None:
+def show_gram_matrices(matrices: dict[str, torch.Tensor], vmin: float = -1.0, vmax: float = 1.0) -> None:
     """Each named (C, C) matrix as a heat map, side by side, on one colour scale."""
     fig, axes = plt.subplots(1, len(matrices), figsize=(3.6 * len(matrices), 3.2), squeeze=False)
     for ax, (name, matrix) in zip(axes[0], matrices.items()):
@@ -174,12 +196,14 @@ def show_gram_matrices(matrices: Dict[str, torch.Tensor], vmin: float = -1.0, vm
     plt.show()
 
 
-def plot_metric_curves(histories: Dict[str, Sequence[Dict[str, float]]], keys: Sequence[str], x: str = "epoch") -> None:
+def plot_metric_curves(
+    histories: dict[str, Sequence[dict[str, float]]], keys: Sequence[str], x: str = "epoch"
+) -> None:
     """One panel per metric key: its value against x for each named run (log scale where all are positive)."""
     columns = min(3, len(keys))
     rows = math.ceil(len(keys) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.1 * rows), squeeze=False)
-    for ax in axes.flat[len(keys):]:
+    for ax in axes.flat[len(keys) :]:
         ax.axis("off")
     for ax, key in zip(axes.flat, keys):
         for name, history in histories.items():
@@ -193,7 +217,7 @@ def plot_metric_curves(histories: Dict[str, Sequence[Dict[str, float]]], keys: S
     plt.show()
 
 
-def plot_bars(values: Dict[str, Sequence[float]], labels: Sequence[str], title: str, ylabel: str) -> None:
+def plot_bars(values: dict[str, Sequence[float]], labels: Sequence[str], title: str, ylabel: str) -> None:
     """Grouped bars: one group per label, one bar per named series."""
     width = 0.8 / len(values)
     plt.figure(figsize=(max(6, 0.6 * len(labels) * len(values)), 3.2))

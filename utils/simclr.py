@@ -1,5 +1,6 @@
 # Student version, generated from the reference solution: fill in each TODO block.
 # Replace the `raise NotImplementedError(...)` line with your code; leave the rest as it is.
+# ruff: noqa: F821, F841  (the names a TODO block defines are missing until it is filled)
 """Assignment 2: self-supervised learning with SimCLR (Chen et al., 2020).
 
 Conventions, as in CS231n's SimCLR question:
@@ -12,11 +13,12 @@ Conventions, as in CS231n's SimCLR question:
 
 Fill in the code between the TODO markers only; everything else is provided.
 """
+
 from __future__ import annotations
 
 import random
 import time
-from typing import Callable, List, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -40,7 +42,10 @@ def hello_simclr() -> str:
 # Data augmentation
 # --------------------------------------------------------------------------------------
 def compute_train_transform(
-    seed: int = 123456, image_size: int = 32, mean: Sequence[float] = CIFAR10_MEAN, std: Sequence[float] = CIFAR10_STD
+    seed: int = 123456,
+    image_size: int = 32,
+    mean: Sequence[float] = CIFAR10_MEAN,
+    std: Sequence[float] = CIFAR10_STD,
 ) -> transforms.Compose:
     """The SimCLR augmentation for PIL images, as a torchvision Compose, in this order:
 
@@ -57,11 +62,15 @@ def compute_train_transform(
     random.seed(seed)
     torch.random.manual_seed(seed)
     # TODO: compute_train_transform (see the docstring above).
-    raise NotImplementedError("compute_train_transform: not implemented yet; fill the TODO in utils/simclr.py")
+    raise NotImplementedError(
+        "compute_train_transform: not implemented yet; fill the TODO in utils/simclr.py",
+    )
     return train_transform
 
 
-def compute_test_transform(mean: Sequence[float] = CIFAR10_MEAN, std: Sequence[float] = CIFAR10_STD) -> transforms.Compose:
+def compute_test_transform(
+    mean: Sequence[float] = CIFAR10_MEAN, std: Sequence[float] = CIFAR10_STD
+) -> transforms.Compose:
     """ToTensor and Normalize only: what evaluation sees."""
     return transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
 
@@ -74,7 +83,9 @@ class ImageDataset(Dataset):
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor):
         if images.dim() != 4 or images.shape[0] != labels.shape[0]:
-            raise ValueError(f"images must be (N, C, H, W) with N = len(labels); got {tuple(images.shape)} and {tuple(labels.shape)}")
+            raise ValueError(
+                f"images must be (N, C, H, W) with N = len(labels); got {tuple(images.shape)} and {tuple(labels.shape)}"
+            )
         self.images, self.labels = images, labels
 
     def __len__(self) -> int:
@@ -108,7 +119,9 @@ def _check_pair(out_left: torch.Tensor, out_right: torch.Tensor, tau: float) -> 
             f"out_left and out_right must both be (N, D); got {tuple(out_left.shape)} and {tuple(out_right.shape)}"
         )
     if out_left.shape[0] < 2:
-        raise ValueError(f"the loss needs N >= 2 pairs (negatives come from the other pairs); got N = {out_left.shape[0]}")
+        raise ValueError(
+            f"the loss needs N >= 2 pairs (negatives come from the other pairs); got N = {out_left.shape[0]}"
+        )
     if not tau > 0:
         raise ValueError(f"tau must be positive; got {tau}")
 
@@ -116,7 +129,9 @@ def _check_pair(out_left: torch.Tensor, out_right: torch.Tensor, tau: float) -> 
 def sim(z_i: torch.Tensor, z_j: torch.Tensor) -> torch.Tensor:
     """Cosine similarity of two (D,) vectors: z_i . z_j / (||z_i|| ||z_j||), a 0-dim tensor."""
     # TODO: sim (see the docstring above).
-    raise NotImplementedError("sim: not implemented yet; fill the TODO in utils/simclr.py")
+    raise NotImplementedError(
+        "sim: not implemented yet; fill the TODO in utils/simclr.py",
+    )
     return norm_dot_product
 
 
@@ -130,7 +145,9 @@ def simclr_loss_naive(out_left: torch.Tensor, out_right: torch.Tensor, tau: floa
     N = out_left.shape[0]
     out = torch.cat([out_left, out_right], dim=0)
     # TODO: simclr_loss_naive (see the docstring above).
-    raise NotImplementedError("simclr_loss_naive: not implemented yet; fill the TODO in utils/simclr.py")
+    raise NotImplementedError(
+        "simclr_loss_naive: not implemented yet; fill the TODO in utils/simclr.py",
+    )
     return total_loss
 
 
@@ -140,7 +157,9 @@ def sim_positive_pairs(out_left: torch.Tensor, out_right: torch.Tensor) -> torch
     Inputs: out_left, out_right: (N, D). Returns pos_pairs: (N, 1), pos_pairs[k] = sim(out_left[k], out_right[k]).
     """
     # TODO: sim_positive_pairs (see the docstring above).
-    raise NotImplementedError("sim_positive_pairs: not implemented yet; fill the TODO in utils/simclr.py")
+    raise NotImplementedError(
+        "sim_positive_pairs: not implemented yet; fill the TODO in utils/simclr.py",
+    )
     return pos_pairs
 
 
@@ -150,7 +169,9 @@ def compute_sim_matrix(out: torch.Tensor) -> torch.Tensor:
     Input: out: (2N, D). Returns sim_matrix: (2N, 2N), sim_matrix[i, k] = sim(out[i], out[k]).
     """
     # TODO: compute_sim_matrix (see the docstring above).
-    raise NotImplementedError("compute_sim_matrix: not implemented yet; fill the TODO in utils/simclr.py")
+    raise NotImplementedError(
+        "compute_sim_matrix: not implemented yet; fill the TODO in utils/simclr.py",
+    )
     return sim_matrix
 
 
@@ -167,10 +188,14 @@ def simclr_loss_vectorized(
     """
     _check_pair(out_left, out_right, tau)
     if device is not None and torch.device(device).type != out_left.device.type:
-        raise ValueError(f"device {device} differs from the inputs' device {out_left.device}; move the inputs instead")
+        raise ValueError(
+            f"device {device} differs from the inputs' device {out_left.device}; move the inputs instead"
+        )
     N = out_left.shape[0]
     # TODO: simclr_loss_vectorized (see the docstring above).
-    raise NotImplementedError("simclr_loss_vectorized: not implemented yet; fill the TODO in utils/simclr.py")
+    raise NotImplementedError(
+        "simclr_loss_vectorized: not implemented yet; fill the TODO in utils/simclr.py",
+    )
     return loss
 
 
@@ -178,7 +203,9 @@ def simclr_loss_vectorized(
 # The model and its training
 # --------------------------------------------------------------------------------------
 def conv_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)
+    )
 
 
 class SimCLRModel(nn.Module):
@@ -191,12 +218,18 @@ class SimCLRModel(nn.Module):
     def __init__(self, feature_dim: int = 128, projection_dim: int = 64, in_channels: int = 3):
         super().__init__()
         self.f = nn.Sequential(
-            conv_block(in_channels, 32, 1), conv_block(32, 64, 2), conv_block(64, 128, 2),
-            conv_block(128, feature_dim, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            conv_block(in_channels, 32, 1),
+            conv_block(32, 64, 2),
+            conv_block(64, 128, 2),
+            conv_block(128, feature_dim, 2),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
-        self.g = nn.Sequential(nn.Linear(feature_dim, feature_dim), nn.ReLU(inplace=True), nn.Linear(feature_dim, projection_dim))
+        self.g = nn.Sequential(
+            nn.Linear(feature_dim, feature_dim), nn.ReLU(inplace=True), nn.Linear(feature_dim, projection_dim)
+        )
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.f(x)
         return h, self.g(h)
 
@@ -211,18 +244,27 @@ def simclr_train_step(
     """
     model.train()
     # TODO: simclr_train_step (see the docstring above).
-    raise NotImplementedError("simclr_train_step: not implemented yet; fill the TODO in utils/simclr.py")
+    raise NotImplementedError(
+        "simclr_train_step: not implemented yet; fill the TODO in utils/simclr.py",
+    )
     return loss.item()
 
 
 def train_simclr(
-    model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, tau: float,
-    max_steps: int, time_budget: float | None = None, device: torch.device | str = "cpu",
-) -> List[float]:
+    model: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    tau: float,
+    max_steps: int,
+    time_budget: float | None = None,
+    device: torch.device | str = "cpu",
+) -> list[float]:
     """Runs simclr_train_step over the loader's (x_i, x_j, y) batches (labels unused) for max_steps
     steps or until time_budget seconds have passed; returns the loss of every step."""
     if len(loader) == 0:
-        raise ValueError("the loader yields no batch: is the dataset smaller than the batch size with drop_last?")
+        raise ValueError(
+            "the loader yields no batch: is the dataset smaller than the batch size with drop_last?"
+        )
     history, start = [], time.perf_counter()
     # Refreshed at most once a second: a notebook kernel sends every refresh as a message.
     with tqdm(total=max_steps, desc="SimCLR training", mininterval=1.0) as progress:
@@ -249,7 +291,9 @@ def extract_features(encoder: nn.Module, images: torch.Tensor, batch_size: int =
     was_training = encoder.training
     encoder.eval()
     device = next(encoder.parameters()).device
-    features = torch.cat([encoder(images[s:s + batch_size].to(device)).cpu() for s in range(0, len(images), batch_size)])
+    features = torch.cat(
+        [encoder(images[s : s + batch_size].to(device)).cpu() for s in range(0, len(images), batch_size)]
+    )
     encoder.train(was_training)
     return features
 
@@ -267,18 +311,26 @@ def few_labels(labels: torch.Tensor, per_class: int, seed: int = 0) -> torch.Ten
 
 
 def linear_probe_accuracy(
-    train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor, test_labels: torch.Tensor,
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
     C: float = 1.0,
 ) -> float:
     """Accuracy of a logistic regression (scikit-learn, standardized features) fit on the frozen
     train features and evaluated on the test features."""
     scaler = StandardScaler().fit(train_features.numpy())
-    probe = LogisticRegression(C=C, max_iter=2000).fit(scaler.transform(train_features.numpy()), train_labels.numpy())
+    probe = LogisticRegression(C=C, max_iter=2000).fit(
+        scaler.transform(train_features.numpy()), train_labels.numpy()
+    )
     return float(probe.score(scaler.transform(test_features.numpy()), test_labels.numpy()))
 
 
 def knn_accuracy(
-    train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor, test_labels: torch.Tensor,
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
     k: int = 5,
 ) -> float:
     """Accuracy of a k-nearest-neighbour vote under cosine similarity (the usual SimCLR monitor)."""

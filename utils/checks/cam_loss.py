@@ -6,10 +6,11 @@ weights (the classic way to read every class's map at once) and the linearity of
 for where gradients go, and arithmetic by hand for the localization scores. Known mistakes are
 recognised by computing what they would give.
 """
+
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +28,9 @@ def cam_oracle(feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch
 
 
 @oracle
-def cam_by_convolution(feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor) -> torch.Tensor:
+def cam_by_convolution(
+    feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor
+) -> torch.Tensor:
     """Every class's map by a 1 x 1 convolution with the classifier's weights, then each sample's class picked."""
     all_maps = F.conv2d(feature_map, fc_weight[:, :, None, None])  # (B, C, H, W)
     return all_maps[torch.arange(len(labels)), labels]
@@ -39,16 +42,26 @@ def caam_oracle(feature_map: torch.Tensor) -> torch.Tensor:
 
 
 @oracle
-def cam_mistakes(feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor) -> list[torch.Tensor]:
+def cam_mistakes(
+    feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor
+) -> list[torch.Tensor]:
     """What the usual mistakes compute instead of the CAM, in the order of CAM_MISTAKE_HINTS."""
-    return [caam_oracle(feature_map), cam_oracle(feature_map, labels, fc_weight) / feature_map.shape[1],
-            torch.einsum("k,bkhw->bhw", fc_weight.sum(0), feature_map)]
+    return [
+        caam_oracle(feature_map),
+        cam_oracle(feature_map, labels, fc_weight) / feature_map.shape[1],
+        torch.einsum("k,bkhw->bhw", fc_weight.sum(0), feature_map),
+    ]
 
 
 @oracle
-def cam_gradients(feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor, upstream: torch.Tensor):
+def cam_gradients(
+    feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor, upstream: torch.Tensor
+):
     """Autograd's gradients of sum(cam_oracle(...) * upstream) with respect to feature_map and fc_weight."""
-    leaves = [feature_map.detach().clone().requires_grad_(True), fc_weight.detach().clone().requires_grad_(True)]
+    leaves = [
+        feature_map.detach().clone().requires_grad_(True),
+        fc_weight.detach().clone().requires_grad_(True),
+    ]
     return torch.autograd.grad((cam_oracle(leaves[0], labels, leaves[1]) * upstream).sum(), leaves)
 
 
@@ -63,9 +76,15 @@ def normalize_oracle(maps: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 def normalize_mistakes(maps: torch.Tensor) -> list[torch.Tensor]:
     """What the usual mistakes compute instead of min_max_normalize, in the order of NORMALIZE_MISTAKE_HINTS."""
     by_rows = (maps - maps.amin(2, keepdim=True)) / (maps.amax(2, keepdim=True) - maps.amin(2, keepdim=True))
-    by_columns = (maps - maps.amin(1, keepdim=True)) / (maps.amax(1, keepdim=True) - maps.amin(1, keepdim=True))
-    return [(maps - maps.min()) / (maps.max() - maps.min()), by_rows, by_columns,
-            maps / maps.flatten(1).amax(1).view(-1, 1, 1)]
+    by_columns = (maps - maps.amin(1, keepdim=True)) / (
+        maps.amax(1, keepdim=True) - maps.amin(1, keepdim=True)
+    )
+    return [
+        (maps - maps.min()) / (maps.max() - maps.min()),
+        by_rows,
+        by_columns,
+        maps / maps.flatten(1).amax(1).view(-1, 1, 1),
+    ]
 
 
 @oracle
@@ -77,7 +96,9 @@ def normalize_gradient(maps: torch.Tensor, upstream: torch.Tensor) -> torch.Tens
 
 
 @oracle
-def cam_loss_oracle(logits, feature_map, labels, fc_weight, alpha, labels_for_cam=None, normalize=True, reduce="mean"):
+def cam_loss_oracle(
+    logits, feature_map, labels, fc_weight, alpha, labels_for_cam=None, normalize=True, reduce="mean"
+):
     """CAM-loss as the summary defines it, or (with the keyword arguments) as a common mistake computes it."""
     l_ce = F.cross_entropy(logits, labels)
     cam = cam_oracle(feature_map, labels if labels_for_cam is None else labels_for_cam, fc_weight.detach())
@@ -85,7 +106,13 @@ def cam_loss_oracle(logits, feature_map, labels, fc_weight, alpha, labels_for_ca
     if normalize:
         cam, caam = normalize_oracle(cam), normalize_oracle(caam)
     difference = (cam - caam).abs()
-    l_cam = difference.mean() if reduce == "mean" else difference.sum() if reduce == "sum" else difference.sum((1, 2)).mean()
+    l_cam = (
+        difference.mean()
+        if reduce == "mean"
+        else difference.sum()
+        if reduce == "sum"
+        else difference.sum((1, 2)).mean()
+    )
     return l_ce + alpha * l_cam, l_ce, l_cam
 
 
@@ -120,7 +147,9 @@ def feature_maps(seed: int, b: int = 5, k: int = 6, h: int = 3, w: int = 4, c: i
     """float64 feature maps (non-negative, as after a ReLU), labels and classifier weights; H != W so that
     mixing up the axes shows."""
     gen = torch.Generator().manual_seed(seed)
-    fmap = torch.randn(b, k, h, w, generator=gen, dtype=torch.float64).relu() + 0.1 * torch.rand(b, k, h, w, generator=gen, dtype=torch.float64)
+    fmap = torch.randn(b, k, h, w, generator=gen, dtype=torch.float64).relu() + 0.1 * torch.rand(
+        b, k, h, w, generator=gen, dtype=torch.float64
+    )
     labels = torch.randint(c, (b,), generator=gen)
     weight = torch.randn(c, k, generator=gen, dtype=torch.float64)
     return fmap, labels, weight
@@ -128,7 +157,9 @@ def feature_maps(seed: int, b: int = 5, k: int = 6, h: int = 3, w: int = 4, c: i
 
 def _unchanged(name: str, before: torch.Tensor, after: torch.Tensor) -> None:
     if not torch.equal(before, after):
-        fail(f"{name} modified its input in place", "compute into new tensors; leave the arguments as they are")
+        fail(
+            f"{name} modified its input in place", "compute into new tensors; leave the arguments as they are"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,8 +188,13 @@ def check_make_cam_naive(make_cam_naive: Callable) -> None:
         fmap, labels, weight = feature_maps(seed, **shape)
         copies = fmap.clone(), weight.clone()
         cams = make_cam_naive(fmap, labels, weight)
-        check_close(f"make_cam_naive for feature maps of shape {tuple(fmap.shape)}", cams, cam_oracle(fmap, labels, weight),
-                    tol=1e-12, mistakes=_cam_mistakes(fmap, labels, weight))
+        check_close(
+            f"make_cam_naive for feature maps of shape {tuple(fmap.shape)}",
+            cams,
+            cam_oracle(fmap, labels, weight),
+            tol=1e-12,
+            mistakes=_cam_mistakes(fmap, labels, weight),
+        )
         _unchanged("make_cam_naive", copies[0], fmap)
     report_pass("make_cam_naive")
 
@@ -170,7 +206,11 @@ def _naive_if_right(make_cam_naive: Callable, fmap, labels, weight) -> torch.Ten
     except Exception:
         return None
     ok = isinstance(cams, torch.Tensor) and cams.shape == fmap.shape[:1] + fmap.shape[2:]
-    return cams if ok and torch.allclose(cams, cam_oracle(fmap, labels, weight), rtol=1e-10, atol=1e-12) else None
+    return (
+        cams
+        if ok and torch.allclose(cams, cam_oracle(fmap, labels, weight), rtol=1e-10, atol=1e-12)
+        else None
+    )
 
 
 def _loop_yardstick(fmap, weights):
@@ -188,13 +228,28 @@ def check_make_cam(make_cam: Callable, make_cam_naive: Callable) -> None:
     version; gradients as autograd gives them; no Python loops (at least 10x faster than one)."""
     fmap, labels, weight = feature_maps(3, b=6, k=5, h=4, w=3, c=7)
     cams = make_cam(fmap, labels, weight)
-    check_close("make_cam", cams, cam_oracle(fmap, labels, weight), tol=1e-12, mistakes=_cam_mistakes(fmap, labels, weight))
-    check_close("make_cam against a 1 x 1 convolution with fc_weight", cams, cam_by_convolution(fmap, labels, weight), tol=1e-12)
+    check_close(
+        "make_cam",
+        cams,
+        cam_oracle(fmap, labels, weight),
+        tol=1e-12,
+        mistakes=_cam_mistakes(fmap, labels, weight),
+    )
+    check_close(
+        "make_cam against a 1 x 1 convolution with fc_weight",
+        cams,
+        cam_by_convolution(fmap, labels, weight),
+        tol=1e-12,
+    )
     gen = torch.Generator().manual_seed(9)
     bias = torch.randn(weight.shape[0], generator=gen, dtype=torch.float64)
     logits = fmap.mean(dim=(2, 3)) @ weight.t() + bias
-    check_close("the spatial mean of make_cam (should equal the label's logit minus its bias under average pooling)",
-                cams.mean(dim=(1, 2)), logits[torch.arange(len(labels)), labels] - bias[labels], tol=1e-12)
+    check_close(
+        "the spatial mean of make_cam (should equal the label's logit minus its bias under average pooling)",
+        cams.mean(dim=(1, 2)),
+        logits[torch.arange(len(labels)), labels] - bias[labels],
+        tol=1e-12,
+    )
     naive = _naive_if_right(make_cam_naive, fmap, labels, weight)
     if naive is not None:
         check_close("make_cam against make_cam_naive", cams, naive, tol=1e-12)
@@ -206,15 +261,29 @@ def check_make_cam(make_cam: Callable, make_cam_naive: Callable) -> None:
     try:
         grads = torch.autograd.grad((make_cam(leaves[0], labels, leaves[1]) * upstream).sum(), leaves)
     except RuntimeError as error:
-        fail(f"make_cam could not be differentiated: {error}", "build the CAM from differentiable tensor operations, no in-place writes into a leaf")
-    for label, g, e in zip(["feature_map", "fc_weight"], grads, cam_gradients(fmap, labels, weight, upstream)):
+        fail(
+            f"make_cam could not be differentiated: {error}",
+            "build the CAM from differentiable tensor operations, no in-place writes into a leaf",
+        )
+    for label, g, e in zip(
+        ["feature_map", "fc_weight"], grads, cam_gradients(fmap, labels, weight, upstream)
+    ):
         check_close(f"gradient of make_cam with respect to {label}", g, e, tol=1e-10)
 
     gen = torch.Generator().manual_seed(4)
-    big = torch.randn(64, 128, 8, 8, generator=gen), torch.randint(10, (64,), generator=gen), torch.randn(10, 128, generator=gen)
+    big = (
+        torch.randn(64, 128, 8, 8, generator=gen),
+        torch.randint(10, (64,), generator=gen),
+        torch.randn(10, 128, generator=gen),
+    )
     loop_weights = torch.rand(64, 128, generator=gen)
-    speedup = check_speedup("make_cam", lambda: make_cam(*big), lambda: _loop_yardstick(big[0], loop_weights), 10,
-                            "no Python loops: index fc_weight with the labels, then one torch.bmm or torch.einsum")
+    speedup = check_speedup(
+        "make_cam",
+        lambda: make_cam(*big),
+        lambda: _loop_yardstick(big[0], loop_weights),
+        10,
+        "no Python loops: index fc_weight with the labels, then one torch.bmm or torch.einsum",
+    )
     report_pass("make_cam", f"{speedup:.0f}x faster than a loop over samples and channels")
 
 
@@ -222,15 +291,23 @@ def check_make_caam(make_caam: Callable) -> None:
     fmap, _, _ = feature_maps(5, h=4, w=2)
     caam = check_shape("make_caam(feature_map)", make_caam(fmap), (5, 4, 2))
     expected = caam_oracle(fmap)
-    check_close("make_caam", caam, expected, tol=1e-12,
-                mistakes=[(expected / fmap.shape[1], "sum over the channels, not the mean")])
+    check_close(
+        "make_caam",
+        caam,
+        expected,
+        tol=1e-12,
+        mistakes=[(expected / fmap.shape[1], "sum over the channels, not the mean")],
+    )
     report_pass("make_caam")
 
 
 def check_min_max_normalize(min_max_normalize: Callable) -> None:
     """Per sample over H x W, against flatten-based min and max; a constant map gives zeros; differentiable."""
     gen = torch.Generator().manual_seed(6)
-    maps = 3 * torch.randn(4, 3, 5, generator=gen, dtype=torch.float64) + torch.arange(4, dtype=torch.float64).view(4, 1, 1) * 10
+    maps = (
+        3 * torch.randn(4, 3, 5, generator=gen, dtype=torch.float64)
+        + torch.arange(4, dtype=torch.float64).view(4, 1, 1) * 10
+    )
     before = maps.clone()
     out = min_max_normalize(maps)
     _unchanged("min_max_normalize", before, maps)
@@ -241,8 +318,10 @@ def check_min_max_normalize(min_max_normalize: Callable) -> None:
     constant[1] = torch.arange(9, dtype=torch.float64).view(3, 3)
     out = check_shape("min_max_normalize of a constant map", min_max_normalize(constant), (2, 3, 3))
     if not torch.isfinite(out).all() or not torch.equal(out[0], torch.zeros(3, 3, dtype=out.dtype)):
-        fail(f"min_max_normalize turned a constant map into {out[0].flatten().tolist()}, expected zeros",
-             "divide by the range clamped to at least eps: (max - min).clamp(min=eps)")
+        fail(
+            f"min_max_normalize turned a constant map into {out[0].flatten().tolist()}, expected zeros",
+            "divide by the range clamped to at least eps: (max - min).clamp(min=eps)",
+        )
     check_close("min_max_normalize beside a constant map", out[1], constant[1] / 8, tol=1e-7)
 
     leaf = maps.clone().requires_grad_(True)
@@ -276,17 +355,27 @@ def check_cam_loss(cam_loss: Callable) -> None:
         fail("cam_loss should return the tuple (total, l_ce, l_cam)")
     total, l_ce, l_cam = result
     expected = cam_loss_oracle(logits, fmap, labels, weight, alpha)
-    check_close("l_ce", l_ce, expected[1], tol=1e-12, hint="F.cross_entropy(logits, labels), averaged over the batch")
+    check_close(
+        "l_ce", l_ce, expected[1], tol=1e-12, hint="F.cross_entropy(logits, labels), averaged over the batch"
+    )
     predicted = logits.argmax(dim=1)
     mistakes = [
-        (cam_loss_oracle(logits, fmap, labels, weight, alpha, labels_for_cam=predicted)[2],
-         "build the CAM of each sample's label, not of its predicted class"),
-        (cam_loss_oracle(logits, fmap, labels, weight, alpha, normalize=False)[2],
-         "min-max normalize both maps before comparing them"),
-        (cam_loss_oracle(logits, fmap, labels, weight, alpha, reduce="sum")[2],
-         "average the absolute differences over B x H x W (as nn.L1Loss does), do not sum them"),
-        (cam_loss_oracle(logits, fmap, labels, weight, alpha, reduce="per_sample")[2],
-         "average the absolute differences over the pixels too, not only over the batch"),
+        (
+            cam_loss_oracle(logits, fmap, labels, weight, alpha, labels_for_cam=predicted)[2],
+            "build the CAM of each sample's label, not of its predicted class",
+        ),
+        (
+            cam_loss_oracle(logits, fmap, labels, weight, alpha, normalize=False)[2],
+            "min-max normalize both maps before comparing them",
+        ),
+        (
+            cam_loss_oracle(logits, fmap, labels, weight, alpha, reduce="sum")[2],
+            "average the absolute differences over B x H x W (as nn.L1Loss does), do not sum them",
+        ),
+        (
+            cam_loss_oracle(logits, fmap, labels, weight, alpha, reduce="per_sample")[2],
+            "average the absolute differences over the pixels too, not only over the batch",
+        ),
     ]
     check_close("l_cam", l_cam, expected[2], tol=1e-7, mistakes=mistakes)
     check_close("total", total, expected[0], tol=1e-7, hint="total = l_ce + alpha * l_cam")
@@ -296,15 +385,22 @@ def check_cam_loss(cam_loss: Callable) -> None:
     _, _, l_cam = cam_loss(_logits(*leaves), leaves[0], labels, leaves[1], alpha)
     fmap_grad, weight_grad = torch.autograd.grad(l_cam, leaves[:2], allow_unused=True)
     if weight_grad is not None and weight_grad.abs().max() > 0:
-        fail(f"l_cam sends a gradient to fc_weight (largest entry {weight_grad.abs().max().item():.3g}); it should send none",
-             "build the CAM from fc_weight.detach(): the CAM term trains the backbone only")
+        fail(
+            f"l_cam sends a gradient to fc_weight (largest entry {weight_grad.abs().max().item():.3g}); it should send none",
+            "build the CAM from fc_weight.detach(): the CAM term trains the backbone only",
+        )
     expected_grad = cam_loss_feature_gradient(fmap, weight, bias, labels, alpha)
     if fmap_grad is None:
-        fail("l_cam sends no gradient to the feature maps", "keep the feature maps attached: the CAM term trains the backbone")
+        fail(
+            "l_cam sends no gradient to the feature maps",
+            "keep the feature maps attached: the CAM term trains the backbone",
+        )
     check_close("gradient of l_cam with respect to the feature maps", fmap_grad, expected_grad, tol=1e-6)
 
-    for bad, what in [((logits, fmap, labels.clamp(max=2) + 2, weight, alpha), "labels out of range"),
-                      ((logits, fmap[:, :4], labels, weight, alpha), "feature maps with 4 channels and fc_weight with 5")]:
+    for bad, what in [
+        ((logits, fmap, labels.clamp(max=2) + 2, weight, alpha), "labels out of range"),
+        ((logits, fmap[:, :4], labels, weight, alpha), "feature maps with 4 channels and fc_weight with 5"),
+    ]:
         try:
             cam_loss(*bad)
         except ValueError:
@@ -314,15 +410,24 @@ def check_cam_loss(cam_loss: Callable) -> None:
 
 
 def check_alpha_schedule(alpha_schedule: Callable) -> None:
-    for epoch, warmup, alpha, expected in [(0, 10, 3.0, 0.0), (9, 10, 3.0, 0.0), (10, 10, 3.0, 3.0), (19, 10, 3.0, 3.0),
-                                           (0, 0, 2.0, 2.0)]:
+    for epoch, warmup, alpha, expected in [
+        (0, 10, 3.0, 0.0),
+        (9, 10, 3.0, 0.0),
+        (10, 10, 3.0, 3.0),
+        (19, 10, 3.0, 3.0),
+        (0, 0, 2.0, 2.0),
+    ]:
         value = alpha_schedule(epoch, warmup, alpha)
         if value != expected:
-            fail(f"alpha_schedule(epoch={epoch}, warmup_epochs={warmup}, alpha={alpha}) is {value}, expected {expected}",
-                 "epochs count from 0: the first warmup_epochs epochs (0 to warmup_epochs - 1) use alpha = 0")
+            fail(
+                f"alpha_schedule(epoch={epoch}, warmup_epochs={warmup}, alpha={alpha}) is {value}, expected {expected}",
+                "epochs count from 0: the first warmup_epochs epochs (0 to warmup_epochs - 1) use alpha = 0",
+            )
 
 
-def check_train_step(train_step: Callable, alpha_schedule: Callable, model_class: Callable, split_parameters: Callable) -> None:
+def check_train_step(
+    train_step: Callable, alpha_schedule: Callable, model_class: Callable, split_parameters: Callable
+) -> None:
     """alpha_schedule's values; then, in float64 with plain SGD, each of two consecutive steps moves every
     parameter by exactly -lr times the oracle's gradient of the total (fc through l_ce alone)."""
     check_alpha_schedule(alpha_schedule)
@@ -344,21 +449,40 @@ def check_train_step(train_step: Callable, alpha_schedule: Callable, model_class
             fail(f"cam_loss_train_step should return a dict with the keys total, ce and cam; got {losses!r}")
         for key, value in (("total", total), ("ce", l_ce), ("cam", l_cam)):
             if not isinstance(losses[key], float):
-                fail(f"cam_loss_train_step's {key} should be a Python float (loss.item()), got {type(losses[key]).__name__}")
-            check_close(f"the {key} loss of step {step}", torch.tensor(losses[key], dtype=torch.float64), value.detach(),
-                        tol=1e-6)
-        for (name, p), b, g, g_previous in zip(model.named_parameters(), before, grads, previous_grads or grads):
+                fail(
+                    f"cam_loss_train_step's {key} should be a Python float (loss.item()), got {type(losses[key]).__name__}"
+                )
+            check_close(
+                f"the {key} loss of step {step}",
+                torch.tensor(losses[key], dtype=torch.float64),
+                value.detach(),
+                tol=1e-6,
+            )
+        for (name, p), b, g, g_previous in zip(
+            model.named_parameters(), before, grads, previous_grads or grads
+        ):
             if torch.equal(p.detach(), b):
-                fail(f"step {step} left {name} unchanged", "step both optimizers: the backbone's and the classifier's")
+                fail(
+                    f"step {step} left {name} unchanged",
+                    "step both optimizers: the backbone's and the classifier's",
+                )
             step_size = (lr * g).abs().max().clamp(min=1e-300)
             error = ((p.detach() - (b - lr * g)).abs().max() / step_size).item()
             if error > 1e-4:  # relative to the step: admits an eps added to the range in min_max_normalize
-                accumulated = step == 2 and ((p.detach() - (b - lr * (g + g_previous))).abs().max() / step_size).item() < 1e-4
-                fail(f"{name} moved by a wrong amount in step {step}: off by {error:.2e} of the expected step -lr * gradient",
-                     "zero both optimizers' gradients at the start of every step" if accumulated else
-                     "backpropagate total = l_ce + alpha * l_cam, with model.fc.weight in cam_loss")
+                accumulated = (
+                    step == 2
+                    and ((p.detach() - (b - lr * (g + g_previous))).abs().max() / step_size).item() < 1e-4
+                )
+                fail(
+                    f"{name} moved by a wrong amount in step {step}: off by {error:.2e} of the expected step -lr * gradient",
+                    "zero both optimizers' gradients at the start of every step"
+                    if accumulated
+                    else "backpropagate total = l_ce + alpha * l_cam, with model.fc.weight in cam_loss",
+                )
         previous_grads = grads
-    report_pass("cam_loss_train_step", "two SGD steps move every parameter exactly as the oracle's gradients say")
+    report_pass(
+        "cam_loss_train_step", "two SGD steps move every parameter exactly as the oracle's gradients say"
+    )
 
 
 def check_localization(cam_mass_inside: Callable, pointing_game: Callable) -> None:
@@ -376,9 +500,16 @@ def check_localization(cam_mass_inside: Callable, pointing_game: Callable) -> No
     masks[2, 0, 0] = True
     share = check_shape("cam_mass_inside(maps, masks)", cam_mass_inside(maps, masks), (3,))
     by_area = torch.tensor([3.0 / (16 / 12), 0.0, 0.0], dtype=torch.float64)
-    check_close("cam_mass_inside", share, torch.tensor([6 / 16, 0.0, 0.0], dtype=torch.float64), tol=1e-12,
-                mistakes=[(by_area, "the share of the mass: sum(map * mask) / sum(map), not mean inside / mean overall")],
-                hint="a map with zero mass has share 0, not NaN")
+    check_close(
+        "cam_mass_inside",
+        share,
+        torch.tensor([6 / 16, 0.0, 0.0], dtype=torch.float64),
+        tol=1e-12,
+        mistakes=[
+            (by_area, "the share of the mass: sum(map * mask) / sum(map), not mean inside / mean overall")
+        ],
+        hint="a map with zero mass has share 0, not NaN",
+    )
 
     hits = check_shape("pointing_game(maps, masks)", pointing_game(maps, masks), (3,))
     if hits.dtype != torch.bool:
@@ -390,9 +521,13 @@ def check_localization(cam_mass_inside: Callable, pointing_game: Callable) -> No
     peak_mask[0, 2, 1] = True
     expected = [True, False, True]
     if hits.tolist() != expected:
-        fail(f"pointing_game gave {hits.tolist()}, expected {expected}",
-             "the hit is whether the mask is True at the map's argmax (the first maximum in row-major order)")
+        fail(
+            f"pointing_game gave {hits.tolist()}, expected {expected}",
+            "the hit is whether the mask is True at the map's argmax (the first maximum in row-major order)",
+        )
     if not pointing_game(peaked, peak_mask).tolist() == [True]:
-        fail("pointing_game missed a peak at row 2, column 1 of a 3 x 4 map",
-             "turn the flat argmax into (row, column) with the width W, or gather from the flattened mask")
+        fail(
+            "pointing_game missed a peak at row 2, column 1 of a 3 x 4 map",
+            "turn the flat argmax into (row, column) with the width W, or gather from the flattened mask",
+        )
     report_pass("localization", "cam_mass_inside and pointing_game on hand-made maps")

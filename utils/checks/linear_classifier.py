@@ -3,9 +3,10 @@
 Every check builds its own small float64 inputs with fixed seeds and compares the student's
 function with an independent oracle: torch.nn.functional's losses and autograd.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -123,23 +124,32 @@ def check_softmax_loss(loss_fn: Callable, name: str) -> None:
     """softmax_loss_naive / softmax_loss_vectorized against F.cross_entropy and autograd, stability included."""
     W, X, y = random_problem(2, w_scale=1e-4)
     loss, _ = call_loss(loss_fn, name, W, X, y, 0.0)
-    check_close(f"{name}: loss with tiny weights (should be about log(C) = log(5))", loss,
-                torch.log(torch.tensor(5.0, dtype=torch.float64)), tol=1e-3)
+    check_close(
+        f"{name}: loss with tiny weights (should be about log(C) = log(5))",
+        loss,
+        torch.log(torch.tensor(5.0, dtype=torch.float64)),
+        tol=1e-3,
+    )
     check_loss_against_oracle(loss_fn, name, softmax_oracle, data_mistakes=False)
     W, X, y = wide_range_problem(3)
     loss, dW = call_loss(loss_fn, name, W, X, y, 0.0)
     expected_loss, expected_dW = softmax_oracle(W, X, y, 0.0)
     for label, actual in [("loss", loss), ("dW", dW)]:
         if not torch.isfinite(actual).all():
-            fail(f"{name}: {label} is not finite for scores of magnitude 1e4 (some rows positive, some negative)",
-                 STABILITY_HINT)
-    check_close(f"{name}: loss for scores of magnitude 1e4", loss, expected_loss, tol=1e-9, hint=STABILITY_HINT)
+            fail(
+                f"{name}: {label} is not finite for scores of magnitude 1e4 (some rows positive, some negative)",
+                STABILITY_HINT,
+            )
+    check_close(
+        f"{name}: loss for scores of magnitude 1e4", loss, expected_loss, tol=1e-9, hint=STABILITY_HINT
+    )
     check_close(f"{name}: dW for scores of magnitude 1e4", dW, expected_dW, tol=1e-8, hint=STABILITY_HINT)
     report_pass(name, "loss and gradient match F.cross_entropy and autograd, and stay finite at scale 1e4")
 
 
-def check_vectorized_speedup(naive_fn: Callable, vectorized_fn: Callable, name: str, oracle: Callable,
-                             min_speedup: float = 20.0) -> float:
+def check_vectorized_speedup(
+    naive_fn: Callable, vectorized_fn: Callable, name: str, oracle: Callable, min_speedup: float = 20.0
+) -> float:
     """The vectorized loss is right and beats the naive one by min_speedup at N=500, D=65, C=10.
 
     Only the naive version's time counts here, not its values: each has its own question.
@@ -147,10 +157,17 @@ def check_vectorized_speedup(naive_fn: Callable, vectorized_fn: Callable, name: 
     W, X, y = random_problem(4, num_train=500, dim=65, num_classes=10, w_scale=0.01)
     loss, dW = call_loss(vectorized_fn, name, W, X, y, 0.1)
     expected_loss, expected_dW = oracle(W, X, y, 0.1)
-    check_close(f"{name}: loss (N=500)", loss, expected_loss, tol=1e-9, hint="make the vectorized loss correct first")
-    check_close(f"{name}: dW (N=500)", dW, expected_dW, tol=1e-8, hint="make the vectorized loss correct first")
+    check_close(
+        f"{name}: loss (N=500)", loss, expected_loss, tol=1e-9, hint="make the vectorized loss correct first"
+    )
+    check_close(
+        f"{name}: dW (N=500)", dW, expected_dW, tol=1e-8, hint="make the vectorized loss correct first"
+    )
     speedup = check_speedup(
-        name, lambda: vectorized_fn(W, X, y, 0.1), lambda: naive_fn(W, X, y, 0.1), min_speedup,
+        name,
+        lambda: vectorized_fn(W, X, y, 0.1),
+        lambda: naive_fn(W, X, y, 0.1),
+        min_speedup,
         hint="no Python loops over samples or classes: compute all scores with one matrix product",
     )
     report_pass(name, f"{speedup:.0f}x faster than the naive version")
@@ -181,21 +198,32 @@ def check_sample_batch(sample_batch: Callable) -> None:
         if not torch.equal(X_batch, X[rows]):
             fail("sample_batch: X_batch rows are not rows of X", "index whole rows: X[idx]")
         if rows.max() >= num_train:
-            fail(f"sample_batch: drew row {int(rows.max())}, but only the first num_train = {num_train} rows may be used")
+            fail(
+                f"sample_batch: drew row {int(rows.max())}, but only the first num_train = {num_train} rows may be used"
+            )
         if not torch.equal(y_batch, y[rows]):
-            fail("sample_batch: y_batch[k] is not the label of X_batch[k]", "index X and y with the same indices")
+            fail(
+                "sample_batch: y_batch[k] is not the label of X_batch[k]",
+                "index X and y with the same indices",
+            )
     if all(torch.equal(batches[0][0], b[0]) for b in batches[1:]):
-        fail("sample_batch returned the same rows on every call",
-             "draw new random indices on each call, e.g. torch.randint(num_train, (batch_size,))")
+        fail(
+            "sample_batch returned the same rows on every call",
+            "draw new random indices on each call, e.g. torch.randint(num_train, (batch_size,))",
+        )
     drawn = torch.cat([b[0][:, 0] for b in batches]).unique().numel()
     if drawn < num_train // 2:
-        fail(f"sample_batch: five batches of {batch_size} used only {drawn} of the {num_train} rows",
-             "sample the indices uniformly from range(num_train)")
+        fail(
+            f"sample_batch: five batches of {batch_size} used only {drawn} of the {num_train} rows",
+            "sample the indices uniformly from range(num_train)",
+        )
     torch.manual_seed(0)
     X_again, _ = sample_batch(X, y, num_train, batch_size)
     if not torch.equal(X_again, batches[0][0]):
-        fail("sample_batch is not repeatable under torch.manual_seed",
-             "draw the indices with torch's generator (torch.randint), not numpy or random")
+        fail(
+            "sample_batch is not repeatable under torch.manual_seed",
+            "draw the indices with torch's generator (torch.randint), not numpy or random",
+        )
     report_pass("sample_batch")
 
 
@@ -221,10 +249,18 @@ def check_train_linear_classifier(train_fn: Callable) -> None:
     if any(shape != ((8, 4), (8,), 0.25) for shape in calls):
         fail(f"train_linear_classifier: the loss got batches/reg {calls[0]}, expected ((8, 4), (8,), 0.25)")
     expected_W = W0 - 0.1 * sum(range(1, 7))  # gradients 1, 2, ..., 6
-    check_close("train_linear_classifier: W after 6 steps with gradients 1..6 and lr 0.1", W,
-                torch.full_like(W0, expected_W[0, 0].item()), tol=1e-12,
-                mistakes=[(torch.full_like(W0, -expected_W[0, 0].item()),
-                           "step against the gradient: subtract learning_rate times the gradient from W")])
+    check_close(
+        "train_linear_classifier: W after 6 steps with gradients 1..6 and lr 0.1",
+        W,
+        torch.full_like(W0, expected_W[0, 0].item()),
+        tol=1e-12,
+        mistakes=[
+            (
+                torch.full_like(W0, -expected_W[0, 0].item()),
+                "step against the gradient: subtract learning_rate times the gradient from W",
+            )
+        ],
+    )
     if [round(v, 9) for v in loss_history] != [round(10.0 / k, 9) for k in range(1, 7)]:
         fail(f"train_linear_classifier: loss_history is {loss_history}, expected the loss of every step")
     report_pass("train_linear_classifier")
@@ -242,7 +278,10 @@ def check_predict(predict_fn: Callable) -> None:
         hint = "predict the class with the HIGHEST score (argmax over dim=1)"
         if torch.equal(y_pred, lowest):
             hint = "that is the lowest-scoring class: use argmax, not argmin"
-        fail(f"predict_linear_classifier: {wrong} of 50 predictions differ from the highest-scoring class", hint)
+        fail(
+            f"predict_linear_classifier: {wrong} of 50 predictions differ from the highest-scoring class",
+            hint,
+        )
     report_pass("predict_linear_classifier")
 
 
@@ -253,8 +292,12 @@ class _RecordingClassifier:
         self.predictions = predictions
         self.train_calls = []
 
-    def train(self, X_train, y_train, learning_rate=1e-3, reg=1e-5, num_iters=100, batch_size=200, verbose=False):
-        self.train_calls.append(dict(rows=X_train.shape[0], learning_rate=learning_rate, reg=reg, num_iters=num_iters))
+    def train(
+        self, X_train, y_train, learning_rate=1e-3, reg=1e-5, num_iters=100, batch_size=200, verbose=False
+    ):
+        self.train_calls.append(
+            dict(rows=X_train.shape[0], learning_rate=learning_rate, reg=reg, num_iters=num_iters)
+        )
         return []
 
     def predict(self, X):
@@ -276,12 +319,16 @@ def check_test_one_param_set(test_one_param_set: Callable) -> None:
     cls, train_acc, val_acc = result
     calls = model.train_calls
     if len(calls) != 1:
-        fail(f"test_one_param_set called cls.train {len(calls)} times, expected once",
-             "call cls.train once with num_iters=num_iters; train runs all the iterations itself")
+        fail(
+            f"test_one_param_set called cls.train {len(calls)} times, expected once",
+            "call cls.train once with num_iters=num_iters; train runs all the iterations itself",
+        )
     expected_call = dict(rows=10, learning_rate=0.5, reg=0.01, num_iters=37)
     if calls[0] != expected_call:
-        fail(f"test_one_param_set called cls.train with {calls[0]}, expected {expected_call}",
-             "pass X_train, y_train, lr, reg and num_iters through to cls.train")
+        fail(
+            f"test_one_param_set called cls.train with {calls[0]}, expected {expected_call}",
+            "pass X_train, y_train, lr, reg and num_iters through to cls.train",
+        )
     if cls is not model:
         fail("test_one_param_set should return the classifier it trained as its first value")
     for label, value, expected in [("train_acc", train_acc, 0.6), ("val_acc", val_acc, 0.25)]:
@@ -306,5 +353,7 @@ def check_search_params(get_params: Callable, name: str, max_pairs: int = 25) ->
     if any(not isinstance(v, (int, float)) or v < 0 for v in regs):
         fail(f"{name}: regularization strengths must be non-negative numbers, got {regs}")
     if len(learning_rates) * len(regs) > max_pairs:
-        fail(f"{name}: {len(learning_rates) * len(regs)} combinations, at most {max_pairs} keep the search quick")
+        fail(
+            f"{name}: {len(learning_rates) * len(regs)} combinations, at most {max_pairs} keep the search quick"
+        )
     report_pass(name, f"{len(learning_rates) * len(regs)} combinations")

@@ -4,11 +4,12 @@ Oracles that share no code with the module: the Gram matrix itself and autograd 
 F.cosine_similarity for the dot-regression loss, and features built by hand whose neural-collapse
 measurements are worked out in the comments. Known mistakes are recognised by computing what they give.
 """
+
 from __future__ import annotations
 
 import math
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -77,8 +78,13 @@ def _target_off_by_one(C: int) -> torch.Tensor:
 def check_etf_gram_target(etf_gram_target: Callable) -> None:
     for C in (2, 3, 10):
         M = check_shape(f"etf_gram_target({C})", etf_gram_target(C), (C, C))
-        check_close(f"etf_gram_target({C})", M, _target(C), tol=1e-15,
-                    mistakes=[(_target_off_by_one(C), "off the diagonal: -1/(C-1), not -1/C")])
+        check_close(
+            f"etf_gram_target({C})",
+            M,
+            _target(C),
+            tol=1e-15,
+            mistakes=[(_target_off_by_one(C), "off the diagonal: -1/(C-1), not -1/C")],
+        )
     _expect_value_error(lambda: etf_gram_target(1), "C = 1")
     report_pass("etf_gram_target")
 
@@ -94,9 +100,16 @@ def _objective_checks(objective: Callable, name: str) -> None:
         loss, grad = result
         expected_loss, expected_grad = _autograd_objective(W)
         check_close(f"{name} loss for W of shape {(D, C)}", loss, expected_loss, tol=1e-10)
-        check_close(f"{name} gradient for W of shape {(D, C)}", grad, expected_grad, tol=1e-10,
-                    mistakes=[(expected_grad / 2, "the gradient is 4 W (W^T W - M): each column appears in two factors"),
-                              (expected_grad / 4, "the gradient is 4 W (W^T W - M), not W (W^T W - M)")])
+        check_close(
+            f"{name} gradient for W of shape {(D, C)}",
+            grad,
+            expected_grad,
+            tol=1e-10,
+            mistakes=[
+                (expected_grad / 2, "the gradient is 4 W (W^T W - M): each column appears in two factors"),
+                (expected_grad / 4, "the gradient is 4 W (W^T W - M), not W (W^T W - M)"),
+            ],
+        )
         if not torch.equal(W, before):
             fail(f"{name} modified W in place")
 
@@ -134,8 +147,13 @@ def check_etf_objective(etf_objective: Callable, etf_objective_naive: Callable) 
     else:
         print("(etf_objective_naive is not right yet: the comparison with it is skipped)")
     W = torch.randn(64, 40, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    speedup = check_speedup("etf_objective", lambda: etf_objective(W), lambda: _loop_yardstick(W), 20,
-                            "no Python loops: the error matrix W^T W - M gives the loss and the gradient in two products")
+    speedup = check_speedup(
+        "etf_objective",
+        lambda: etf_objective(W),
+        lambda: _loop_yardstick(W),
+        20,
+        "no Python loops: the error matrix W^T W - M gives the loss and the gradient in two products",
+    )
     report_pass("etf_objective", f"{speedup:.0f}x faster than a loop over column pairs")
 
 
@@ -145,21 +163,39 @@ def check_gradient_descent(etf_by_gradient_descent: Callable) -> None:
     W, iterations, losses = result
     check_shape("the weight found by gradient descent", W, (24, 8))
     if not losses or not losses[-1] <= tol:
-        fail(f"gradient descent stopped at objective {losses[-1] if losses else None}, expected <= tol = {tol}",
-             "step W -= lr * grad until the objective is <= tol")
+        fail(
+            f"gradient descent stopped at objective {losses[-1] if losses else None}, expected <= tol = {tol}",
+            "step W -= lr * grad until the objective is <= tol",
+        )
     if len(losses) != iterations + 1:
-        fail(f"{iterations} iterations but {len(losses)} recorded losses; expected iterations + 1 (the start and each step)")
+        fail(
+            f"{iterations} iterations but {len(losses)} recorded losses; expected iterations + 1 (the start and each step)"
+        )
     if not all(b < a for a, b in zip(losses, losses[1:])):
-        fail("the objective went up during gradient descent at lr = 0.05", "step against the gradient: W - lr * grad")
+        fail(
+            "the objective went up during gradient descent at lr = 0.05",
+            "step against the gradient: W - lr * grad",
+        )
     if any(l <= tol for l in losses[:-1]):
-        fail("gradient descent went on after the objective reached tol", "stop as soon as the objective is <= tol")
-    check_close("the objective of the weight returned", _objective(W), torch.tensor(losses[-1], dtype=torch.float64), tol=1e-8)
+        fail(
+            "gradient descent went on after the objective reached tol",
+            "stop as soon as the objective is <= tol",
+        )
+    check_close(
+        "the objective of the weight returned",
+        _objective(W),
+        torch.tensor(losses[-1], dtype=torch.float64),
+        tol=1e-8,
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         short = etf_by_gradient_descent(24, 8, lr=0.05, tol=tol, max_iters=5, seed=3)
     if short.iterations != 5 or not any(issubclass(w.category, RuntimeWarning) for w in caught):
-        fail(f"with max_iters = 5, expected 5 iterations and a RuntimeWarning; got {short.iterations} iterations and "
-             f"{[w.category.__name__ for w in caught]}", "keep the provided warning after the loop: return early only on success")
+        fail(
+            f"with max_iters = 5, expected 5 iterations and a RuntimeWarning; got {short.iterations} iterations and "
+            f"{[w.category.__name__ for w in caught]}",
+            "keep the provided warning after the loop: return early only on success",
+        )
     report_pass("etf_gradient_descent", f"objective <= {tol:g} after {iterations} steps")
 
 
@@ -171,8 +207,11 @@ def _check_gram(name: str, gram: torch.Tensor, tol: float) -> None:
     if error <= tol:
         return
     uncentred = "centre the orthonormal columns: multiply by I - 11^T / C"
-    mistakes = [(C / (C - 1) * torch.eye(C, dtype=torch.float64), uncentred), (torch.eye(C, dtype=torch.float64), uncentred),
-                ((C - 1) / C * _target(C), "scale by sqrt(C / (C - 1)): the centred columns have norm sqrt((C-1)/C)")]
+    mistakes = [
+        (C / (C - 1) * torch.eye(C, dtype=torch.float64), uncentred),
+        (torch.eye(C, dtype=torch.float64), uncentred),
+        ((C - 1) / C * _target(C), "scale by sqrt(C / (C - 1)): the centred columns have norm sqrt((C-1)/C)"),
+    ]
     hint = next((h for wrong, h in mistakes if (gram - wrong).abs().max().item() <= 1e-6), None)
     fail(f"{name} is off the ETF target 1 / -1/(C-1) by up to {error:.2e} (allowed {tol:.0e})", hint)
 
@@ -189,10 +228,16 @@ def check_simplex_etf(simplex_etf: Callable) -> None:
         fail(f"simplex_etf(..., dtype=torch.float32) returned {W32.dtype}")
     error = (W32.double().t() @ W32.double() - _target(100)).abs().max().item()
     if not error < 1e-5:
-        fail(f"simplex_etf in float32 has a Gram error of {error:.2e}, expected under 1e-5", "compute in float64, then convert")
+        fail(
+            f"simplex_etf in float32 has a Gram error of {error:.2e}, expected under 1e-5",
+            "compute in float64, then convert",
+        )
     a, b, c = (simplex_etf(12, 5, seed=s, dtype=torch.float64) for s in (7, 7, 8))
     if not torch.equal(a, b):
-        fail("simplex_etf with the same seed gave two different matrices", "draw the Gaussian matrix with the seeded generator")
+        fail(
+            "simplex_etf with the same seed gave two different matrices",
+            "draw the Gaussian matrix with the seeded generator",
+        )
     if torch.allclose(a, c):
         fail("simplex_etf with different seeds gave the same matrix: the orientation should be random")
     _expect_value_error(lambda: simplex_etf(3, 5, seed=0), "D = 3 < C - 1 = 4", "C - 1")
@@ -206,8 +251,10 @@ def check_etf_classifier(classifier_class: Callable) -> None:
     if not isinstance(weight, torch.Tensor):
         fail("ETFClassifier should have a weight tensor (register_buffer('weight', ...))")
     if any(p is weight for p in head.parameters()) or isinstance(weight, nn.Parameter):
-        fail("ETFClassifier's weight is a Parameter: an optimizer would train it",
-             "register it with self.register_buffer('weight', ...), not as nn.Parameter")
+        fail(
+            "ETFClassifier's weight is a Parameter: an optimizer would train it",
+            "register it with self.register_buffer('weight', ...), not as nn.Parameter",
+        )
     if "weight" not in dict(head.named_buffers()) or "weight" not in head.state_dict():
         fail("ETFClassifier's weight should be a registered buffer (it then moves with .to() and is saved)")
     check_shape("ETFClassifier.weight", weight, (6, 4))
@@ -237,8 +284,13 @@ def check_dot_regression_loss(dot_regression_loss: Callable) -> None:
     labels = torch.tensor([0, 1, 2, 3, 0, 1, 2])
     expected, mistakes = _dot_regression_oracle(features, weight, labels)
     loss = dot_regression_loss(features, labels, weight)
-    check_close("dot_regression_loss", loss, expected, tol=1e-12,
-                mistakes=list(zip(mistakes, DOT_REGRESSION_MISTAKE_HINTS)))
+    check_close(
+        "dot_regression_loss",
+        loss,
+        expected,
+        tol=1e-12,
+        mistakes=list(zip(mistakes, DOT_REGRESSION_MISTAKE_HINTS)),
+    )
     leaves = [features.clone().requires_grad_(True), weight.clone().requires_grad_(True)]
     grads = torch.autograd.grad(dot_regression_loss(leaves[0], labels, leaves[1]), leaves)
     expected_grads = _dot_regression_gradients(features, weight, labels)
@@ -292,43 +344,75 @@ def _check_value(name: str, value: float, expected: float, tol: float, mistakes=
         if not abs(value) <= tol:
             fail(f"{name} is {value:.10g}, expected 0 (within {tol:.0e})", hint)
         return
-    check_close(name, torch.tensor(value, dtype=torch.float64), torch.tensor(expected, dtype=torch.float64), tol=tol,
-                mistakes=[(torch.tensor(v, dtype=torch.float64), h) for v, h in mistakes], hint=hint)
+    check_close(
+        name,
+        torch.tensor(value, dtype=torch.float64),
+        torch.tensor(expected, dtype=torch.float64),
+        tol=tol,
+        mistakes=[(torch.tensor(v, dtype=torch.float64), h) for v, h in mistakes],
+        hint=hint,
+    )
 
 
 def _perfect_collapse(num_per_class: int = 3):
     """Every sample exactly at its class mean, and the means a simplex ETF: every measurement is 0."""
-    means = torch.tensor([[1.0, 0, 0], [-0.5, math.sqrt(3) / 2, 0], [-0.5, -math.sqrt(3) / 2, 0]], dtype=torch.float64)
+    means = torch.tensor(
+        [[1.0, 0, 0], [-0.5, math.sqrt(3) / 2, 0], [-0.5, -math.sqrt(3) / 2, 0]], dtype=torch.float64
+    )
     labels = torch.arange(3).repeat(num_per_class)
     return means[labels], labels, means.t().clone()
 
 
 def check_nc1(neural_collapse_metrics: Callable) -> None:
     features, labels = _triangle_features()
-    _check_value("nc1 on the hand-built triangle features", _metric(neural_collapse_metrics(features, labels), "nc1"),
-                 0.28, 1e-9, mistakes=[(0.07, "use the pseudo-inverse of Sigma_B (torch.linalg.pinv), not Sigma_B itself")],
-                 hint="Sigma_W averages (h - mu_y)(h - mu_y)^T over all samples; Sigma_B averages over classes")
+    _check_value(
+        "nc1 on the hand-built triangle features",
+        _metric(neural_collapse_metrics(features, labels), "nc1"),
+        0.28,
+        1e-9,
+        mistakes=[(0.07, "use the pseudo-inverse of Sigma_B (torch.linalg.pinv), not Sigma_B itself")],
+        hint="Sigma_W averages (h - mu_y)(h - mu_y)^T over all samples; Sigma_B averages over classes",
+    )
     h, y, _ = _perfect_collapse()
     _check_value("nc1 under perfect collapse", _metric(neural_collapse_metrics(h, y), "nc1"), 0.0, 1e-9)
-    _expect_value_error(lambda: neural_collapse_metrics(features, labels[:-1]), "features and labels of different lengths")
-    _expect_value_error(lambda: neural_collapse_metrics(features, labels, torch.randn(3, 4, dtype=torch.float64)),
-                        "a class with no samples (4 classes in the weight, 3 in the labels)", "no samples")
+    _expect_value_error(
+        lambda: neural_collapse_metrics(features, labels[:-1]), "features and labels of different lengths"
+    )
+    _expect_value_error(
+        lambda: neural_collapse_metrics(features, labels, torch.randn(3, 4, dtype=torch.float64)),
+        "a class with no samples (4 classes in the weight, 3 in the labels)",
+        "no samples",
+    )
     report_pass("nc1", "0.28 on the triangle features, 0 under perfect collapse")
 
 
 def check_nc2(neural_collapse_metrics: Callable) -> None:
     features, labels = _square_features()
     metrics = neural_collapse_metrics(features, labels)
-    _check_value("nc2_equinorm on the square features", _metric(metrics, "nc2_equinorm"), math.sqrt(1 / 3) / 1.5, 1e-9,
-                 mistakes=[(0.5 / 1.5, "use the unbiased std (torch.std's default)")])
-    _check_value("nc2_equiangularity on the square features", _metric(metrics, "nc2_equiangularity"),
-                 math.sqrt((8 / 9 + 16 / 9) / 11), 1e-9,
-                 hint="the std (unbiased) of the C(C-1) off-diagonal entries of the cosine matrix of the centred means")
+    _check_value(
+        "nc2_equinorm on the square features",
+        _metric(metrics, "nc2_equinorm"),
+        math.sqrt(1 / 3) / 1.5,
+        1e-9,
+        mistakes=[(0.5 / 1.5, "use the unbiased std (torch.std's default)")],
+    )
+    _check_value(
+        "nc2_equiangularity on the square features",
+        _metric(metrics, "nc2_equiangularity"),
+        math.sqrt((8 / 9 + 16 / 9) / 11),
+        1e-9,
+        hint="the std (unbiased) of the C(C-1) off-diagonal entries of the cosine matrix of the centred means",
+    )
     # The Gram matrix of the square's means, written out, against the ETF target of 4 classes.
     gram = torch.tensor([[1.0, 0, -1, 0], [0, 4, 0, -4], [-1, 0, 1, 0], [0, -4, 0, 4]], dtype=torch.float64)
     expected = _etf_distance(gram)
-    _check_value("nc2_etf_distance on the square features", _metric(metrics, "nc2_etf_distance"), expected, 1e-9,
-                 hint="normalize both Gram matrices by their Frobenius norms before subtracting")
+    _check_value(
+        "nc2_etf_distance on the square features",
+        _metric(metrics, "nc2_etf_distance"),
+        expected,
+        1e-9,
+        hint="normalize both Gram matrices by their Frobenius norms before subtracting",
+    )
     h, y, _ = _perfect_collapse()
     perfect = neural_collapse_metrics(h, y)
     for key in ("nc2_equinorm", "nc2_equiangularity", "nc2_etf_distance"):
@@ -340,8 +424,13 @@ def check_nc3(neural_collapse_metrics: Callable) -> None:
     h, y, means = _perfect_collapse()
     for factor, expected in [(1.0, 0.0), (3.0, 0.0), (-1.0, 2.0)]:
         value = _metric(neural_collapse_metrics(h, y, factor * means), "nc3")
-        _check_value(f"nc3 with the classifier equal to {factor:g} x the centred means", value, expected, 1e-9,
-                     hint="normalize W and M by their Frobenius norms: nc3 measures alignment, not scale")
+        _check_value(
+            f"nc3 with the classifier equal to {factor:g} x the centred means",
+            value,
+            expected,
+            1e-9,
+            hint="normalize W and M by their Frobenius norms: nc3 measures alignment, not scale",
+        )
     report_pass("nc3", "0 for W = M and W = 3M, 2 for W = -M")
 
 
@@ -356,23 +445,33 @@ def check_nc4(neural_collapse_metrics: Callable) -> None:
     labels = torch.arange(4)
     for columns, expected in [([0, 1, 2, 3], 0.0), ([0, 1, 3, 2], 0.5)]:
         value = _metric(neural_collapse_metrics(features, labels, features[columns].t()), "nc4")
-        _check_value(f"nc4 with the classifier's columns {columns}", value, expected, 1e-12,
-                     mistakes=[(1.0, "the classifier predicts argmax_c h @ W (the largest score), not argmin")],
-                     hint="nc4 is the share of samples where argmax_c h @ W differs from the nearest class mean")
+        _check_value(
+            f"nc4 with the classifier's columns {columns}",
+            value,
+            expected,
+            1e-12,
+            mistakes=[(1.0, "the classifier predicts argmax_c h @ W (the largest score), not argmin")],
+            hint="nc4 is the share of samples where argmax_c h @ W differs from the nearest class mean",
+        )
     report_pass("nc4")
 
 
 def check_long_tailed_indices(long_tailed_indices: Callable) -> None:
     """100 samples of each of 10 classes, ratio 0.1: class c keeps int(100 * 0.1 ** (c / 9)) of them."""
-    labels = torch.arange(10).repeat_interleave(100)[torch.randperm(1000, generator=torch.Generator().manual_seed(5))]
+    labels = torch.arange(10).repeat_interleave(100)[
+        torch.randperm(1000, generator=torch.Generator().manual_seed(5))
+    ]
     expected = [100, 77, 59, 46, 35, 27, 21, 16, 12, 10]  # 100 * 0.1 ** (c / 9), rounded down
     picks = long_tailed_indices(labels, 0.1, seed=0)
     if not isinstance(picks, torch.Tensor) or picks.dtype not in (torch.int64, torch.int32):
         fail(f"long_tailed_indices should return an integer tensor of indices, got {picks!r:.80}")
     counts = torch.bincount(labels[picks], minlength=10).tolist()
     if counts != expected:
-        hint = ("class 0 keeps the most (n_max) and class C - 1 the fewest (n_max * ratio)"
-                if counts == expected[::-1] else "class c keeps int(n_max * ratio ** (c / (C - 1))) samples")
+        hint = (
+            "class 0 keeps the most (n_max) and class C - 1 the fewest (n_max * ratio)"
+            if counts == expected[::-1]
+            else "class c keeps int(n_max * ratio ** (c / (C - 1))) samples"
+        )
         fail(f"long_tailed_indices kept {counts} samples per class, expected {expected}", hint)
     if picks.unique().numel() != picks.numel():
         fail("long_tailed_indices returned an index twice")

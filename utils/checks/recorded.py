@@ -6,12 +6,14 @@ every check against the reference solutions while `recording()` is on, stores ea
 every oracle's body removed and `@oracle` turned into `@replayed`: a replayed oracle returns the
 recorded result of the call whose inputs match.
 """
+
 from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 
@@ -93,7 +95,7 @@ def recording() -> Iterator[list[dict]]:
         _recording = None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _recorded_calls(topic: str) -> list[dict]:
     return torch.load(EXPECTED_DIR / f"{topic}.pt", weights_only=True)
 
@@ -108,8 +110,10 @@ def replayed(fn: Callable) -> Callable:
         for call in _recorded_calls(topic):
             if call["structure"] == structure and _matches(tensors, call["inputs"]):
                 return call["result"]
-        fail(f"no recorded reference value for {fn.__qualname__} on these inputs",
-             "an earlier value this check computed from your code differs from the reference's; fix the first "
-             "failing question or value above this one")
+        fail(
+            f"no recorded reference value for {fn.__qualname__} on these inputs",
+            "an earlier value this check computed from your code differs from the reference's; fix the first "
+            "failing question or value above this one",
+        )
 
     return wrapper

@@ -4,9 +4,10 @@ The oracle for NT-Xent is cross-entropy over the similarity matrix with the diag
 (torch.nn.functional), and autograd for gradients; known mistakes are recognised by computing
 what they would give.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +32,9 @@ def nt_xent_oracle(out_left: torch.Tensor, out_right: torch.Tensor, tau: float) 
 
 
 @oracle
-def nt_xent_mistake(out_left, out_right, tau, include_self=False, positive_is_self=False, normalize=True, sum_=False):
+def nt_xent_mistake(
+    out_left, out_right, tau, include_self=False, positive_is_self=False, normalize=True, sum_=False
+):
     """What a common mistake computes instead of NT-Xent."""
     n = out_left.shape[0]
     out = torch.cat([out_left, out_right]).double()
@@ -66,11 +69,22 @@ def projections(seed: int, n: int = 6, d: int = 5, dtype=torch.float64):
 def loss_mistakes(left, right, tau):
     n = left.shape[0]
     return [
-        (nt_xent_mistake(left, right, tau, include_self=True), "the denominator sums over k != i only: leave out k = i"),
-        (nt_xent_mistake(left, right, tau, positive_is_self=True),
-         "the positive of row k is row k + N (and of row k + N, row k), not row k itself"),
-        (nt_xent_mistake(left, right, tau, normalize=False), "sim is the cosine similarity: normalize the vectors"),
-        (nt_xent_mistake(left, right, tau, sum_=True), f"average over the 2N = {2 * n} anchors instead of summing"),
+        (
+            nt_xent_mistake(left, right, tau, include_self=True),
+            "the denominator sums over k != i only: leave out k = i",
+        ),
+        (
+            nt_xent_mistake(left, right, tau, positive_is_self=True),
+            "the positive of row k is row k + N (and of row k + N, row k), not row k itself",
+        ),
+        (
+            nt_xent_mistake(left, right, tau, normalize=False),
+            "sim is the cosine similarity: normalize the vectors",
+        ),
+        (
+            nt_xent_mistake(left, right, tau, sum_=True),
+            f"average over the 2N = {2 * n} anchors instead of summing",
+        ),
         (nt_xent_oracle(left, right, tau) * 2, "average over all 2N anchors (divide by 2N, not N)"),
     ]
 
@@ -83,7 +97,14 @@ def check_train_transform(compute_train_transform: Callable) -> None:
     mean, std = (0.1, 0.2, 0.3), (0.5, 0.6, 0.7)
     transform = compute_train_transform(seed=1, image_size=24, mean=mean, std=std)
     steps = list(getattr(transform, "transforms", []))
-    expected = ["RandomResizedCrop", "RandomHorizontalFlip", "RandomApply", "RandomGrayscale", "ToTensor", "Normalize"]
+    expected = [
+        "RandomResizedCrop",
+        "RandomHorizontalFlip",
+        "RandomApply",
+        "RandomGrayscale",
+        "ToTensor",
+        "Normalize",
+    ]
     names = [type(t).__name__ for t in steps]
     if names != expected:
         missing = [e for e in expected if e not in names]
@@ -95,12 +116,19 @@ def check_train_transform(compute_train_transform: Callable) -> None:
     if tuple(crop.size) != (24, 24):
         fail(f"RandomResizedCrop has size {crop.size}, expected the image_size (24, 24)")
     if flip.p != 0.5 or gray.p != 0.2 or jitter.p != 0.8:
-        fail(f"probabilities: flip {flip.p}, colour jitter {jitter.p}, grayscale {gray.p}; expected 0.5, 0.8, 0.2")
+        fail(
+            f"probabilities: flip {flip.p}, colour jitter {jitter.p}, grayscale {gray.p}; expected 0.5, 0.8, 0.2"
+        )
     inner = list(jitter.transforms)
     if len(inner) != 1 or not isinstance(inner[0], transforms.ColorJitter):
         fail("RandomApply should hold exactly one ColorJitter")
     cj = inner[0]
-    if (tuple(cj.brightness), tuple(cj.contrast), tuple(cj.saturation), tuple(cj.hue)) != ((0.6, 1.4), (0.6, 1.4), (0.6, 1.4), (-0.1, 0.1)):
+    if (tuple(cj.brightness), tuple(cj.contrast), tuple(cj.saturation), tuple(cj.hue)) != (
+        (0.6, 1.4),
+        (0.6, 1.4),
+        (0.6, 1.4),
+        (-0.1, 0.1),
+    ):
         fail("ColorJitter should be ColorJitter(0.4, 0.4, 0.4, 0.1)")
     if tuple(normalize.mean) != mean or tuple(normalize.std) != std:
         fail(f"Normalize uses mean {normalize.mean} and std {normalize.std}; use the mean and std arguments")
@@ -112,7 +140,10 @@ def check_train_transform(compute_train_transform: Callable) -> None:
     other = compute_train_transform(seed=8, image_size=24, mean=mean, std=std)(image)
     check_shape("an augmented view", first, (3, 24, 24))
     if not torch.equal(first, again):
-        fail("two transforms made with the same seed gave different views", "seed before building the transforms")
+        fail(
+            "two transforms made with the same seed gave different views",
+            "seed before building the transforms",
+        )
     if torch.equal(first, other):
         fail("transforms made with different seeds gave the same view")
     report_pass("compute_train_transform")
@@ -124,8 +155,13 @@ def check_sim(sim: Callable) -> None:
     for k in range(3):
         value = sim(left[k], right[k])
         expected = cosine_oracle(left[k], right[k], dim=0)
-        check_close(f"sim(z_i, z_j) for pair {k}", value, expected, tol=1e-12,
-                    mistakes=[(left[k] @ right[k], "divide the dot product by both norms")])
+        check_close(
+            f"sim(z_i, z_j) for pair {k}",
+            value,
+            expected,
+            tol=1e-12,
+            mistakes=[(left[k] @ right[k], "divide the dot product by both norms")],
+        )
     check_close("sim(z, 2 z)", sim(left[0], 2 * left[0]), torch.tensor(1.0, dtype=torch.float64), tol=1e-12)
     report_pass("sim")
 
@@ -135,8 +171,13 @@ def check_against_oracle(loss_fn: Callable, name: str) -> None:
     for seed, n, tau in [(1, 2, 0.5), (2, 6, 0.1), (3, 9, 1.0)]:
         left, right = projections(seed, n=n)
         loss = loss_fn(left.clone(), right.clone(), tau)
-        check_close(f"{name} (N={n}, tau={tau})", loss, nt_xent_oracle(left, right, tau), tol=1e-10,
-                    mistakes=loss_mistakes(left, right, tau))
+        check_close(
+            f"{name} (N={n}, tau={tau})",
+            loss,
+            nt_xent_oracle(left, right, tau),
+            tol=1e-10,
+            mistakes=loss_mistakes(left, right, tau),
+        )
 
 
 def check_simclr_loss_naive(loss_fn: Callable) -> None:
@@ -147,8 +188,13 @@ def check_simclr_loss_naive(loss_fn: Callable) -> None:
 def check_sim_positive_pairs(sim_positive_pairs: Callable) -> None:
     left, right = projections(4)
     pos = check_shape("sim_positive_pairs(out_left, out_right)", sim_positive_pairs(left, right), (6, 1))
-    check_close("sim_positive_pairs", pos, cosine_oracle(left, right, dim=1).unsqueeze(1), tol=1e-12,
-                mistakes=[((left * right).sum(1, keepdim=True), "divide each dot product by both norms")])
+    check_close(
+        "sim_positive_pairs",
+        pos,
+        cosine_oracle(left, right, dim=1).unsqueeze(1),
+        tol=1e-12,
+        mistakes=[((left * right).sum(1, keepdim=True), "divide each dot product by both norms")],
+    )
     report_pass("sim_positive_pairs")
 
 
@@ -157,8 +203,13 @@ def check_compute_sim_matrix(compute_sim_matrix: Callable) -> None:
     out = torch.cat([left, right])
     matrix = check_shape("compute_sim_matrix(out)", compute_sim_matrix(out), (12, 12))
     expected = cosine_oracle(out.unsqueeze(1), out.unsqueeze(0), dim=2)
-    check_close("compute_sim_matrix", matrix, expected, tol=1e-12,
-                mistakes=[(out @ out.t(), "normalize the rows before the matrix product")])
+    check_close(
+        "compute_sim_matrix",
+        matrix,
+        expected,
+        tol=1e-12,
+        mistakes=[(out @ out.t(), "normalize the rows before the matrix product")],
+    )
     report_pass("compute_sim_matrix")
 
 
@@ -168,7 +219,11 @@ def naive_value_if_right(naive_fn: Callable, left, right, tau: float) -> torch.T
         value = torch.as_tensor(naive_fn(left, right, tau)).detach()
     except Exception:  # any bug of the naive version belongs to its own question
         return None
-    return value if abs(value.item() - nt_xent_oracle(left, right, tau).item()) <= 1e-10 * abs(value.item()) else None
+    return (
+        value
+        if abs(value.item() - nt_xent_oracle(left, right, tau).item()) <= 1e-10 * abs(value.item())
+        else None
+    )
 
 
 def check_simclr_loss_vectorized(loss_fn: Callable, naive_fn: Callable) -> None:
@@ -178,7 +233,9 @@ def check_simclr_loss_vectorized(loss_fn: Callable, naive_fn: Callable) -> None:
     left, right = projections(6, n=7)
     naive = naive_value_if_right(naive_fn, left, right, 0.3)
     if naive is not None:  # otherwise its own question says what is wrong
-        check_close("simclr_loss_vectorized against simclr_loss_naive", loss_fn(left, right, 0.3), naive, tol=1e-7)
+        check_close(
+            "simclr_loss_vectorized against simclr_loss_naive", loss_fn(left, right, 0.3), naive, tol=1e-7
+        )
     else:
         print("(simclr_loss_naive is not right yet: the comparison with it is skipped)")
 
@@ -191,17 +248,25 @@ def check_simclr_loss_vectorized(loss_fn: Callable, naive_fn: Callable) -> None:
     reference = nt_xent_oracle(left, right, 0.05)
     for dtype in (torch.float16, torch.bfloat16):
         loss = loss_fn(left.to(dtype), right.to(dtype), 0.05)
-        hint = ("exp(sim / 0.05) overflows half precision: compute in float32 (out.float()), use torch.logsumexp, "
-                "and mask with -inf or by indexing, not with a large constant")
+        hint = (
+            "exp(sim / 0.05) overflows half precision: compute in float32 (out.float()), use torch.logsumexp, "
+            "and mask with -inf or by indexing, not with a large constant"
+        )
         check_finite(f"simclr_loss_vectorized in {dtype} at tau = 0.05", loss, hint)
         # Rounding the inputs to this dtype alone moves the logits by about eps / tau.
         allowed = 4 * torch.finfo(dtype).eps / 0.05
         if not abs(loss.double().item() - reference.item()) <= allowed:
-            fail(f"simclr_loss_vectorized in {dtype} at tau = 0.05 is {loss.item():.5g}, expected "
-                 f"{reference.item():.5g} within {allowed:.2g}", hint)
+            fail(
+                f"simclr_loss_vectorized in {dtype} at tau = 0.05 is {loss.item():.5g}, expected "
+                f"{reference.item():.5g} within {allowed:.2g}",
+                hint,
+            )
 
-    for bad, what in [((left, right[:-1], 0.5), "mismatched shapes"), ((left, right, 0.0), "tau = 0"),
-                      ((left[:1], right[:1], 0.5), "N = 1")]:
+    for bad, what in [
+        ((left, right[:-1], 0.5), "mismatched shapes"),
+        ((left, right, 0.0), "tau = 0"),
+        ((left[:1], right[:1], 0.5), "N = 1"),
+    ]:
         try:
             loss_fn(*bad)
         except ValueError:
@@ -221,10 +286,17 @@ def check_train_step(train_step: Callable, model_class: Callable) -> None:
     before = [p.detach().clone() for p in model.parameters()]
     losses = [train_step(model, optimizer, x_i, x_j, 0.5) for _ in range(15)]
     if not all(isinstance(v, float) for v in losses):
-        fail(f"simclr_train_step should return the loss as a Python float (loss.item()), got {type(losses[0]).__name__}")
+        fail(
+            f"simclr_train_step should return the loss as a Python float (loss.item()), got {type(losses[0]).__name__}"
+        )
     if all(torch.equal(b, p) for b, p in zip(before, model.parameters())):
-        fail("simclr_train_step did not change the model's parameters", "call loss.backward() and optimizer.step()")
+        fail(
+            "simclr_train_step did not change the model's parameters",
+            "call loss.backward() and optimizer.step()",
+        )
     if not losses[-1] < 0.8 * losses[0]:
-        fail(f"15 steps on one fixed batch took the loss from {losses[0]:.3f} to {losses[-1]:.3f}; expected a clear drop",
-             "feed both views through the model, use the projections z in the loss, and zero the gradients each step")
+        fail(
+            f"15 steps on one fixed batch took the loss from {losses[0]:.3f} to {losses[-1]:.3f}; expected a clear drop",
+            "feed both views through the model, use the projections z in the loss, and zero the gradients each step",
+        )
     report_pass("simclr_train_step", f"loss {losses[0]:.3f} -> {losses[-1]:.3f} on a fixed batch")
