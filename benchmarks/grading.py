@@ -17,11 +17,9 @@ import time
 from pathlib import Path
 
 import benchmarks.common as common
-from tools.grade import REPO_ROOT
-
-sys.path.insert(0, str(REPO_ROOT / "tests"))  # the generated submissions the tests use
-from alternative_solutions import ALTERNATIVES  # noqa: E402
-from autograde_cases import ASSIGNMENTS, MUTANTS  # noqa: E402
+from tools.hidden import material
+from tools.hidden.mutation import solution_source
+from utils.course import REPO_ROOT, by_topic
 
 TOPIC = "neural_collapse"
 CLASS_SIZE, SERIAL_SUBMISSIONS = 50, 10
@@ -29,12 +27,8 @@ CLASS_SIZE, SERIAL_SUBMISSIONS = 50, 10
 
 def write_class(folder: Path, size: int) -> None:
     """size submissions cycling through the reference, a correct variant, the mutants and the stub."""
-    kinds = [
-        ASSIGNMENTS[TOPIC].solution,
-        ALTERNATIVES[TOPIC],
-        *(m.source for m in MUTANTS[TOPIC].values()),
-        None,
-    ]
+    hidden = material(TOPIC)
+    kinds = [solution_source(TOPIC), hidden.ALTERNATIVE, *(m.source for m in hidden.MUTANTS.values()), None]
     for i in range(size):
         student = folder / f"student{i:03d}" / "utils"
         student.mkdir(parents=True)
@@ -54,7 +48,7 @@ def grade(submissions: Path, out: Path, workers: int) -> float:
             "--out",
             str(out),
             "--notebooks",
-            ASSIGNMENTS[TOPIC].notebook,
+            by_topic(TOPIC).notebook,
             "--workers",
             str(workers),
         ],
@@ -72,11 +66,11 @@ def measure() -> dict:
         tmp = Path(tmp)
         write_class(tmp / "class", CLASS_SIZE)
         write_class(tmp / "serial", SERIAL_SUBMISSIONS)
-        nbval = min(common.notebook_wall_time(ASSIGNMENTS[TOPIC].notebook) for _ in range(2))
+        nbval = min(common.notebook_wall_time(by_topic(TOPIC).notebook) for _ in range(2))
         serial = grade(tmp / "serial", tmp / "serial-grades", workers=1)
         parallel = grade(tmp / "class", tmp / "class-grades", workers=2)
     return {
-        "notebook": ASSIGNMENTS[TOPIC].notebook,
+        "notebook": by_topic(TOPIC).notebook,
         "class_size": CLASS_SIZE,
         "serial_submissions": SERIAL_SUBMISSIONS,
         "nbval_seconds": nbval,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from autograde_cases import all_cases, run_case
+from tests.autograde_cases import all_cases, run_case
 
 
 @pytest.fixture(scope="session")

@@ -14,18 +14,21 @@ import sys
 import zipfile
 
 import pytest
-from alternative_solutions import ALTERNATIVES
-from autograde_cases import HIDDEN_ONLY_MUTANTS, LINEAR, LINEAR_MUTANTS, REPO_ROOT, mutate
 
-from tools.grade import _valid, find_submissions, read_modules
+from tools.grading.outputs import validated
+from tools.grading.submissions import find_submissions, read_modules
+from tools.hidden import linear_classifier as linear
+from tools.hidden.mutation import mutate, solution_source
+from utils.course import REPO_ROOT, by_topic
 
-NOTEBOOK = "assignments/01_linear_classifiers.ipynb"
+NOTEBOOK = by_topic("linear_classifier").notebook
+REFERENCE = solution_source("linear_classifier")
 FIRST_LINE = "    num_train, num_classes = X.shape[0], W.shape[1]\n"
 
 
 def hostile(body: str) -> str:
     """The reference with body run at the start of svm_loss_naive (the first question)."""
-    return mutate(LINEAR.solution, "svm_loss_naive", FIRST_LINE, body)
+    return mutate(REFERENCE, "svm_loss_naive", FIRST_LINE, body)
 
 
 STUB = (REPO_ROOT / "utils" / "linear_classifier.py").read_text()
@@ -39,14 +42,14 @@ def reads_the_solutions() -> str:
 
 def writes_to_the_grades(out) -> str:
     """The reference that, on import, tries to overwrite the grades and a classmate's report."""
-    return LINEAR.solution + (
+    return REFERENCE + (
         f"\nfor _name in ('grades.csv', 'ada_reference.json', 'kim_writes_grades.json'):\n"
         f"    try:\n        open({str(out)!r} + '/' + _name, 'w').write('hacked')\n    except OSError:\n        pass\n"
     )
 
 
 # The mutant's wrong gradient, with the public check of its question replaced by one that always passes.
-MONKEYPATCHES = LINEAR_MUTANTS["regularization_gradient_left_out"].source + (
+MONKEYPATCHES = linear.MUTANTS["regularization_gradient_left_out"].source + (
     "\nimport utils.checks.linear_classifier as _checks\n_checks.check_svm_loss = lambda *args, **kwargs: None\n"
 )
 
@@ -56,14 +59,14 @@ def graded_class(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
     submissions, out = root / "submissions", root / "grades"
     modules = {
-        "ray_written_differently": ALTERNATIVES["linear_classifier"],
-        "sam_squeezes_a_batch_of_one": HIDDEN_ONLY_MUTANTS["predict_squeezes_a_batch_of_one"][0],
+        "ray_written_differently": linear.ALTERNATIVE,
+        "sam_squeezes_a_batch_of_one": linear.HIDDEN_ONLY_MUTANTS["predict_squeezes_a_batch_of_one"].source,
         "ivy_monkeypatches_checks": MONKEYPATCHES,
         "jo_reads_solutions": reads_the_solutions(),
         "kim_writes_grades": writes_to_the_grades(out),
-        "ada_reference": LINEAR.solution,
-        "bo_mutant": LINEAR_MUTANTS["predict_with_argmin"].source,
-        "cy_syntax_error": LINEAR.solution + "\ndef broken(:\n    pass\n",
+        "ada_reference": REFERENCE,
+        "bo_mutant": linear.MUTANTS["predict_with_argmin"].source,
+        "cy_syntax_error": REFERENCE + "\ndef broken(:\n    pass\n",
         "di_memory_bomb": hostile("    hog = bytearray(16 * 2**30)\n"),
         "ed_exits": hostile("    import os; os._exit(0)\n"),
         "fay_hangs": hostile("    while True:\n        pass\n"),
@@ -75,7 +78,7 @@ def graded_class(tmp_path_factory):
     (submissions / "gus_notebook_only").mkdir()
     (submissions / "gus_notebook_only" / "01_linear_classifiers.ipynb").write_text("{}")
     with zipfile.ZipFile(submissions / "hal_zipped.zip", "w") as archive:
-        archive.writestr("homework/utils/linear_classifier.py", LINEAR.solution)
+        archive.writestr("homework/utils/linear_classifier.py", REFERENCE)
     # Question limit 20 s; the whole submission 90 s: the hang ends as a per-question timeout, not a batch stall.
     proc = subprocess.run(
         [
@@ -121,7 +124,7 @@ def test_correct_submissions_get_full_marks_from_a_folder_or_a_zip(graded_class)
 def test_a_mutant_loses_exactly_its_questions(graded_class):
     results, _, _ = graded_class
     failed = {q for q, s in statuses(results["bo_mutant"]).items() if s != "passed"}
-    assert failed == set(LINEAR_MUTANTS["predict_with_argmin"].must_fail)
+    assert failed == set(linear.MUTANTS["predict_with_argmin"].must_fail)
 
 
 def test_a_mistake_only_the_hidden_checks_catch_costs_its_question(graded_class):
@@ -186,27 +189,25 @@ def test_grades_csv_and_gradescope_results(graded_class):
 
 
 def test_a_tampered_report_is_not_trusted():
-    notebook = REPO_ROOT / NOTEBOOK
-    import nbformat
-
-    from utils.autograde import graded_questions
-
-    questions = graded_questions(nbformat.read(notebook, as_version=4))
+    assignment = by_topic("linear_classifier")
     honest = {
+        "notebook": assignment.notebook,
         "questions": [
             {"id": q.id, "points": q.points, "earned": 0.0, "status": "failed", "message": ""}
-            for q in questions
+            for q in assignment.questions
         ],
         "earned": 0.0,
-        "max": sum(q.points for q in questions),
+        "max": assignment.points,
     }
-    assert _valid(honest, notebook)
+    assert validated(honest, assignment) is not None
     inflated = json.loads(json.dumps(honest))
     inflated["questions"][0]["earned"] = inflated["questions"][0]["points"]
     inflated["earned"] = inflated["questions"][0]["points"]
-    assert not _valid(inflated, notebook)  # points for a failed question
-    assert not _valid({**honest, "questions": honest["questions"][1:]}, notebook)  # a question missing
-    assert not _valid("not a report", notebook)
+    assert validated(inflated, assignment) is None  # points for a failed question
+    assert validated({**honest, "questions": honest["questions"][1:]}, assignment) is None  # a question missing
+    renamed = {**honest, "notebook": "assignments/02_simclr.ipynb"}
+    assert validated(renamed, assignment) is None  # another notebook's report
+    assert validated("not a report", assignment) is None
 
 
 def test_submissions_are_found_and_read_without_extracting(tmp_path):
@@ -227,7 +228,7 @@ def test_gradescope_entry_point_writes_results_json(tmp_path):
     """tools/gradescope/run_autograder on Gradescope's layout: the repository in source/, the upload in submission/."""
     (tmp_path / "source").symlink_to(REPO_ROOT, target_is_directory=True)
     (tmp_path / "submission").mkdir()
-    (tmp_path / "submission" / "linear_classifier.py").write_text(LINEAR.solution)
+    (tmp_path / "submission" / "linear_classifier.py").write_text(REFERENCE)
     env = {**os.environ, "AUTOGRADER": str(tmp_path), "LOSSLAB_GRADE_ARGS": f"--notebooks {NOTEBOOK}"}
     proc = subprocess.run(
         ["bash", str(REPO_ROOT / "tools" / "gradescope" / "run_autograder")],

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import pytest
 import torch
-from alternative_solutions import ALTERNATIVES
-from autograde_cases import ASSIGNMENTS, HIDDEN_ONLY_MUTANTS, LINEAR, MUTANTS, mutate
 
-from tools.grade import _limits, grading_copy
-from tools.hidden_checks import CASES, difference, run_hidden_checks
+from tools.grading.isolation import resource_limits
+from tools.hidden import case_inputs, material, run_hidden_checks
+from tools.hidden.compare import difference
+from tools.hidden.mutation import mutate, solution_source
 from tools.sandbox import Child
+from tools.workspace import student_copy
+from utils.course import topics
 
-TOPICS = sorted(CASES)
+TOPICS = topics()
+HIDDEN_ONLY = [(t, n) for t in TOPICS for n in material(t).HIDDEN_ONLY_MUTANTS]
 
 
 def hidden_failures(
@@ -23,11 +26,11 @@ def hidden_failures(
     memory_gb: float = 4,
 ) -> dict[str, list[str]]:
     """{question: failure messages} of the hidden checks for a module source (None: the stub)."""
-    questions = questions or {case.question for case in CASES[topic]()}
-    with grading_copy({topic: source} if source is not None else {}) as copy:
+    questions = questions or {case.question for case in material(topic).CASES}
+    with student_copy({topic: source} if source is not None else {}) as copy:
 
         def start() -> Child:
-            return Child(topic, copy, preexec_fn=_limits(int(memory_gb * 2**30)))
+            return Child(topic, copy, preexec_fn=resource_limits(memory_gb))
 
         verdicts = run_hidden_checks(topic, questions, start, call_timeout)
     assert set(verdicts) == questions
@@ -36,31 +39,32 @@ def hidden_failures(
 
 @pytest.mark.parametrize("topic", TOPICS)
 def test_the_reference_and_a_differently_written_solution_pass_every_hidden_check(topic):
-    assert hidden_failures(topic, ASSIGNMENTS[topic].solution) == {}
-    assert hidden_failures(topic, ALTERNATIVES[topic]) == {}
+    assert hidden_failures(topic, solution_source(topic)) == {}
+    assert hidden_failures(topic, material(topic).ALTERNATIVE) == {}
 
 
 @pytest.mark.parametrize("topic", TOPICS)
 def test_the_stubs_fail_every_hidden_check_as_not_implemented(topic):
     failures = hidden_failures(topic, None)
-    assert set(failures) == {case.question for case in CASES[topic]()}
+    assert set(failures) == {case.question for case in material(topic).CASES}
     assert all("NotImplementedError" in message for messages in failures.values() for message in messages)
 
 
 @pytest.mark.parametrize("topic", TOPICS)
 def test_a_mutant_fails_no_hidden_check_outside_the_questions_it_breaks(topic):
     caught = set()
-    for name, mutant in MUTANTS[topic].items():
+    for name, mutant in material(topic).MUTANTS.items():
         failed = set(hidden_failures(topic, mutant.source))
-        assert failed <= set(mutant.must_fail) | mutant.may_fail, (name, failed)
+        assert failed <= set(mutant.must_fail) | set(mutant.may_fail), (name, failed)
         caught |= {name} if failed else set()
     assert caught, f"the hidden checks of {topic} caught none of its mutants"
 
 
-@pytest.mark.parametrize("name", sorted(HIDDEN_ONLY_MUTANTS))
-def test_mistakes_the_public_checks_miss_fail_their_hidden_checks(name):
-    source, question = HIDDEN_ONLY_MUTANTS[name]
-    failures = hidden_failures("linear_classifier", source)
+@pytest.mark.parametrize("topic,name", HIDDEN_ONLY)
+def test_mistakes_the_public_checks_miss_fail_their_hidden_checks(topic, name):
+    mutant = material(topic).HIDDEN_ONLY_MUTANTS[name]
+    source, question = mutant.source, mutant.question
+    failures = hidden_failures(topic, source)
     assert set(failures) == {question}, failures
     print(failures[question][0])
 
@@ -88,7 +92,7 @@ def test_hostile_code_costs_only_its_own_calls(behaviour, tmp_path, monkeypatch)
     marker = tmp_path / "pwned"
     monkeypatch.setenv("PWNED_MARKER", str(marker))
     source = mutate(
-        LINEAR.solution,
+        solution_source("linear_classifier"),
         "svm_loss_vectorized",
         "    num_train = X.shape[0]\n    rows",
         HOSTILE_BODIES[behaviour] + "    num_train = X.shape[0]\n    rows",
@@ -127,10 +131,9 @@ def test_outputs_are_compared_by_shape_kind_and_relative_error():
 
 
 def test_hidden_inputs_are_the_same_on_every_run():
-    from tools.hidden_checks import case_inputs
 
     for topic in TOPICS:
-        for index, case in enumerate(CASES[topic]()):
+        for index, case in enumerate(material(topic).CASES):
             first, second = case_inputs(topic, index, case), case_inputs(topic, index, case)
             assert all(
                 torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b for a, b in zip(first, second)
@@ -138,7 +141,7 @@ def test_hidden_inputs_are_the_same_on_every_run():
 
 
 def test_a_deleted_function_costs_its_questions_only():
-    source = LINEAR.solution + "\ndel svm_loss_vectorized\n"
+    source = solution_source("linear_classifier") + "\ndel svm_loss_vectorized\n"
     failures = hidden_failures(
         "linear_classifier", source, {"svm_loss_vectorized", "softmax_loss_vectorized"}
     )
@@ -147,5 +150,5 @@ def test_a_deleted_function_costs_its_questions_only():
 
 
 def test_the_same_submission_gets_the_same_verdicts_twice():
-    source = MUTANTS["cam_loss"]["normalized_along_one_axis"].source
+    source = material("cam_loss").MUTANTS["normalized_along_one_axis"].source
     assert hidden_failures("cam_loss", source) == hidden_failures("cam_loss", source)

@@ -12,18 +12,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from autograde_cases import ASSIGNMENTS, MUTANTS
 
 from tools import leaks, release
-from tools.workspace import REPO_ROOT, override_parameters, reference_modules, workspace
+from tools.hidden import material
+from tools.workspace import override_parameters, reference_modules, workspace
+from utils.course import ASSIGNMENTS, REPO_ROOT, by_topic
 
-# One mutant per assignment whose hint comes from a recorded mistake value.
-MUTANT_NAMES = {
-    "linear_classifier": "correct_class_in_margin_sum",
-    "simclr": "self_in_denominator",
-    "cam_loss": "l1_summed_not_averaged",
-    "neural_collapse": "etf_without_centring",
-}
+TOPICS = [a.topic for a in ASSIGNMENTS]
+
+
+
+def release_mutant(topic: str):
+    """The mutant the release is tested on: the first of the topic's (its hint comes from a recorded mistake)."""
+    return next(iter(material(topic).MUTANTS.values()))
+
+
 FORBIDDEN = {
     "solutions",
     "tools",
@@ -74,10 +77,10 @@ def _grade(root: Path, notebook: str, report_dir: Path) -> dict:
 
 def _grade_copy(released: Path, topic: str, source: str, report_dir: Path) -> dict:
     """Grades topic's notebook, with quick parameters, in a copy of the release holding source as the student module."""
-    assignment = ASSIGNMENTS[topic]
+    assignment, quick = by_topic(topic), material(topic).QUICK_PARAMETERS
     with workspace({topic: source}, root=released) as root:
-        if assignment.quick_parameters:
-            override_parameters(root / assignment.notebook, **assignment.quick_parameters)
+        if quick:
+            override_parameters(root / assignment.notebook, **quick)
         return _grade(root, assignment.notebook, report_dir)
 
 
@@ -85,17 +88,17 @@ def _grade_copy(released: Path, topic: str, source: str, report_dir: Path) -> di
 def release_graded(released, tmp_path_factory) -> dict[str, dict]:
     """{"<topic>/<stubs|reference|mutant>": {question: result}}, graded in the release two at a time."""
     references = reference_modules()
-    jobs = {}  # the longest first (SimCLR's notebook), so that the two workers finish together
-    for topic in ("simclr", "linear_classifier", "cam_loss", "neural_collapse"):
+    jobs = {}
+    for topic in TOPICS:
         jobs[f"{topic}/reference"] = lambda k=topic: _grade_copy(
             released, k, references[k], tmp_path_factory.mktemp(f"{k}-reference")
         )
         jobs[f"{topic}/mutant"] = lambda k=topic: _grade_copy(
-            released, k, MUTANTS[k][MUTANT_NAMES[k]].source, tmp_path_factory.mktemp(f"{k}-mutant")
+            released, k, release_mutant(k).source, tmp_path_factory.mktemp(f"{k}-mutant")
         )
-    for topic, assignment in ASSIGNMENTS.items():
-        jobs[f"{topic}/stubs"] = lambda a=assignment, k=topic: _grade(
-            released, a.notebook, tmp_path_factory.mktemp(f"{k}-stubs")
+    for assignment in ASSIGNMENTS:
+        jobs[f"{assignment.topic}/stubs"] = lambda a=assignment: _grade(
+            released, a.notebook, tmp_path_factory.mktemp(f"{a.topic}-stubs")
         )
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {key: pool.submit(job) for key, job in jobs.items()}
@@ -105,13 +108,8 @@ def release_graded(released, tmp_path_factory) -> dict[str, dict]:
 def test_release_holds_what_a_student_needs_and_nothing_instructor_only(released):
     names = {p.relative_to(released).as_posix() for p in released.rglob("*")}
     assert not {part for name in names for part in name.split("/")} & FORBIDDEN
-    for topic, assignment in ASSIGNMENTS.items():
-        assert {
-            assignment.notebook,
-            f"utils/{topic}.py",
-            f"utils/checks/{topic}.py",
-            f"utils/checks/expected/{topic}.pt",
-        } <= names
+    for a in ASSIGNMENTS:
+        assert {a.notebook, a.student_module, a.checks_module, f"utils/checks/expected/{a.topic}.pt"} <= names
     assert {
         "README.md",
         "requirements.txt",
@@ -151,33 +149,32 @@ def test_public_requirements_drop_only_the_test_only_block():
     assert release.public_requirements(text) == "torch>=2\n\nnbval>=0.11\n"
 
 
-@pytest.mark.parametrize("topic", ASSIGNMENTS)
+@pytest.mark.parametrize("topic", TOPICS)
 def test_released_autograder_reports_every_question_not_implemented(release_graded, topic):
     results = release_graded[f"{topic}/stubs"]
-    assert set(results) == ASSIGNMENTS[topic].questions
+    assert list(results) == [q.id for q in by_topic(topic).questions]
     assert {q["status"] for q in results.values()} == {"not_implemented"}
 
 
-@pytest.mark.parametrize("topic", ASSIGNMENTS)
+@pytest.mark.parametrize("topic", TOPICS)
 def test_replayed_checks_give_the_reference_full_marks(release_graded, topic):
-    assignment = ASSIGNMENTS[topic]
+    casualties = material(topic).QUICK_CASUALTIES
     failing = {
         k: q["message"]
         for k, q in release_graded[f"{topic}/reference"].items()
-        if q["status"] != "passed" and k not in assignment.quick_casualties
+        if q["status"] != "passed" and k not in casualties
     }
     assert not failing
 
 
-@pytest.mark.parametrize("topic", ASSIGNMENTS)
+@pytest.mark.parametrize("topic", TOPICS)
 def test_replayed_checks_fail_a_mutant_on_exactly_its_questions(release_graded, topic):
-    assignment, mutant = ASSIGNMENTS[topic], MUTANTS[topic][MUTANT_NAMES[topic]]
+    mutant, casualties = release_mutant(topic), material(topic).QUICK_CASUALTIES
     results = release_graded[f"{topic}/mutant"]
     for question, words in mutant.must_fail.items():
         assert results[question]["status"] == "failed" and words in results[question]["message"], results[
             question
         ]
-    passed_anyway = (
-        assignment.questions - set(mutant.must_fail) - mutant.may_fail - assignment.quick_casualties
-    )
+    ids = {q.id for q in by_topic(topic).questions}
+    passed_anyway = ids - set(mutant.must_fail) - set(mutant.may_fail) - casualties
     assert {q: results[q]["status"] for q in passed_anyway} == dict.fromkeys(passed_anyway, "passed")

@@ -1,8 +1,9 @@
 """Public checks without oracle code: record the oracles' results on the reference, and rewrite the
 check modules so that their oracles replay them (see utils/checks/recorded.py).
 
-Recording runs every graded cell that calls a check in utils/checks, exactly as the notebook
-writes it, with the reference module in place of the student's, and keeps every oracle call.
+Recording runs the graded cells of every self-contained question (utils/course.py), exactly as the
+notebook writes them and in its order, with the reference module in place of the student's, and keeps
+every oracle call.
 """
 
 from __future__ import annotations
@@ -17,21 +18,17 @@ from pathlib import Path
 import nbformat
 import torch
 
-from tools.workspace import REPO_ROOT
-from utils.autograde import GRADED_HEADER
+from utils import course
 from utils.checks import recorded
+from utils.course import REPO_ROOT, Assignment
+from utils.graded_cells import code_cells, headers
 
-CHECKS_IMPORT = "from utils.checks."
-
-
-def check_cells(notebook: Path) -> list[str]:
-    """The sources of the notebook's graded cells that call a question check."""
-    cells = nbformat.read(notebook, as_version=4).cells
-    return [
-        c.source
-        for c in cells
-        if c.cell_type == "code" and GRADED_HEADER.match(c.source.lstrip()) and CHECKS_IMPORT in c.source
-    ]
+def check_cells(assignment: Assignment, root: Path = REPO_ROOT) -> list[str]:
+    """The sources of the graded cells of the assignment's self-contained questions, in notebook order."""
+    notebook = nbformat.read(root / assignment.notebook, as_version=4)
+    cells, found = code_cells(notebook), headers(notebook)
+    wanted = {q.id for q in assignment.questions if q.self_contained}
+    return [cells[cell_num].source for question_id, (_, cell_num) in found.items() if question_id in wanted]
 
 
 @contextlib.contextmanager
@@ -49,13 +46,15 @@ def reference_as_student_module(topic: str):
             sys.modules[name] = saved
 
 
-def record(topic: str, notebook: Path) -> list[dict]:
-    """Every oracle call the notebook's checks make on the reference solution of topic."""
-    with reference_as_student_module(topic) as module, recorded.recording() as calls:
-        for source in check_cells(notebook):
-            namespace = dict(vars(module))
+def record(assignment: Assignment, root: Path = REPO_ROOT) -> list[dict]:
+    """Every oracle call the notebook's checks make on the reference solution of the assignment. The cells
+    share one namespace, as in a kernel, so a cell may use a check an earlier cell imported."""
+    name = Path(assignment.notebook).name
+    with reference_as_student_module(assignment.topic) as module, recorded.recording() as calls:
+        namespace = dict(vars(module))
+        for source in check_cells(assignment, root):
             with contextlib.redirect_stdout(io.StringIO()):
-                exec(compile(source, f"<{notebook.name} graded cell>", "exec"), namespace)  # noqa: S102
+                exec(compile(source, f"<{name} graded cell>", "exec"), namespace)  # noqa: S102
     return calls
 
 
@@ -122,6 +121,5 @@ def replay_source(source: str, topic: str) -> str:
 
 
 def check_modules(root: Path = REPO_ROOT) -> list[Path]:
-    return sorted(
-        p for p in (root / "utils" / "checks").glob("*.py") if p.stem not in ("__init__", "recorded")
-    )
+    """The checks module of every assignment of the course."""
+    return [root / a.checks_module for a in course.ASSIGNMENTS]

@@ -20,8 +20,8 @@ from pathlib import Path
 import nbformat
 
 from tools import leaks, record, stubs
-from tools.workspace import REPO_ROOT
-from utils.autograde import imported_utils_modules
+from utils import course
+from utils.course import REPO_ROOT
 
 TEMPLATE = Path(__file__).resolve().parent / "release_template"
 COPIED = ["pyproject.toml", ".gitignore", "datasets/README.md"]
@@ -30,20 +30,6 @@ TEST_ONLY_MARK = (
     "# Test-only"  # in requirements.txt, starts the block of packages only the instructor tests use
 )
 NOTEBOOK_METADATA = ("kernelspec", "language_info")
-
-
-def notebook_topics(root: Path = REPO_ROOT) -> dict[str, Path]:
-    """{topic: its notebook}: the topic is the solution module the notebook imports from utils."""
-    topics = {p.stem for p in stubs.solution_files(root)}
-    found = {}
-    for notebook in sorted((root / "assignments").glob("*.ipynb")):
-        imported = topics.intersection(imported_utils_modules(nbformat.read(notebook, as_version=4)))
-        if len(imported) != 1:
-            raise ValueError(
-                f"{notebook.name} should import exactly one of {sorted(topics)}; imports {sorted(imported)}"
-            )
-        found[imported.pop()] = notebook
-    return found
 
 
 def clean_notebook(source: Path, dest: Path) -> None:
@@ -94,13 +80,11 @@ def _write(path: Path, text: str) -> None:
 
 def write_release(out: Path, root: Path = REPO_ROOT) -> None:
     """Writes the student repository into the empty folder out."""
-    topics = notebook_topics(root)
-    for topic, notebook in topics.items():
-        (out / "assignments").mkdir(parents=True, exist_ok=True)
-        clean_notebook(notebook, out / "assignments" / notebook.name)
-        record.save_recording(
-            record.record(topic, notebook), out / "utils" / "checks" / "expected" / f"{topic}.pt"
-        )
+    for assignment in course.ASSIGNMENTS:
+        (out / assignment.notebook).parent.mkdir(parents=True, exist_ok=True)
+        clean_notebook(root / assignment.notebook, out / assignment.notebook)
+        expected = out / "utils" / "checks" / "expected" / f"{assignment.topic}.pt"
+        record.save_recording(record.record(assignment, root), expected)
     for solution in stubs.solution_files(root):
         _write(out / "utils" / solution.name, stubs.make_stub(solution.read_text(), f"utils/{solution.name}"))
     for path in sorted((root / "utils").glob("*.py")):

@@ -14,6 +14,7 @@ the child is killed and the next call starts a fresh one.
 from __future__ import annotations
 
 import contextlib
+import enum
 import io
 import os
 import select
@@ -41,29 +42,39 @@ class Reply:
     error: str | None = None  # the exception the student's code raised, or why no reply came
 
 
+class Death(enum.Enum):
+    TIMEOUT = "no answer within the call's limit"
+    ENDED = "the process ended"
+    REFUSED = "an answer the grader refuses (too large, not plain data), or a module that does not import"
+
+
 class ChildDied(Exception):
     """The child's process ended or stopped answering: it is gone and a fresh one is needed."""
+
+    def __init__(self, death: Death, detail: str = ""):
+        super().__init__(detail or death.value)
+        self.death, self.detail = death, detail or death.value
 
 
 def _write_all(fd: int, data: bytes, deadline: float) -> None:
     view = memoryview(data)
     while view:
         if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
-            raise ChildDied("timeout")
+            raise ChildDied(Death.TIMEOUT)
         try:
             view = view[os.write(fd, view) :]
         except (BrokenPipeError, OSError):
-            raise ChildDied("ended") from None
+            raise ChildDied(Death.ENDED) from None
 
 
 def _read_exact(fd: int, size: int, deadline: float) -> bytes:
     chunks, left = [], size
     while left:
         if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
-            raise ChildDied("timeout")
+            raise ChildDied(Death.TIMEOUT)
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
-            raise ChildDied("ended")
+            raise ChildDied(Death.ENDED)
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
@@ -103,7 +114,7 @@ class Child:
     def _receive(self, deadline: float) -> Reply:
         (size,) = HEADER.unpack(_read_exact(self._replies, HEADER.size, deadline))
         if size > MAX_REPLY_BYTES:
-            raise ChildDied(f"a reply of {size} bytes")
+            raise ChildDied(Death.REFUSED, f"a reply of {size} bytes")
         try:
             with (
                 warnings.catch_warnings()
@@ -115,9 +126,9 @@ class Child:
         except ChildDied:
             raise
         except Exception as error:  # anything but plain data is refused, never unpickled
-            raise ChildDied(f"an unreadable reply ({type(error).__name__})") from None
+            raise ChildDied(Death.REFUSED, f"an unreadable reply ({type(error).__name__})") from None
         if not isinstance(message, dict):
-            raise ChildDied("an unreadable reply")
+            raise ChildDied(Death.REFUSED, "an unreadable reply")
         return Reply(message.get("value"), message.get("error"))
 
     def call(self, function: str, args: Sequence[Any], timeout: float) -> Reply:

@@ -65,7 +65,6 @@ def describe(error):
 
 def main():
     requests, replies, topic = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(f"utils.{topic}")
     except BaseException as error:

@@ -14,7 +14,9 @@ import ast
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from utils import course
+from utils.course import REPO_ROOT
+
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HEADER = (
     "# Student version, generated from the reference solution: fill in each TODO block.\n"
@@ -78,12 +80,19 @@ def make_stub(source: str, module_path: str) -> str:
 
 
 def solution_files(root: Path = REPO_ROOT) -> list[Path]:
-    """The reference modules that hold solution regions."""
-    return sorted(p for p in (root / "solutions").glob("*.py") if BEGIN in p.read_text())
+    """The reference module of every assignment of the course."""
+    return [root / a.solution for a in course.ASSIGNMENTS]
 
 
 def stub_path(solution: Path, root: Path = REPO_ROOT) -> Path:
     return root / "utils" / solution.name
+
+
+def write_stub(solution: Path, root: Path = REPO_ROOT) -> Path:
+    """Generates the stub of one solution module; returns its path."""
+    target = stub_path(solution, root)
+    target.write_text(make_stub(solution.read_text(), f"utils/{solution.name}"))
+    return target
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,8 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.check:
             stale.append(target)
         else:
-            target.write_text(expected)
-            print(f"wrote {target.relative_to(REPO_ROOT)}")
+            print(f"wrote {write_stub(solution).relative_to(REPO_ROOT)}")
     for target in stale:
         print(f"{target.relative_to(REPO_ROOT)} is out of date: run `python -m tools.stubs`", file=sys.stderr)
     return 1 if stale else 0

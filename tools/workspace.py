@@ -15,7 +15,11 @@ from pathlib import Path
 
 import nbformat
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from utils import course
+from utils.course import REPO_ROOT
+
+# What a student's run needs, and all a student copy holds.
+STUDENT_FILES = ("assignments", "utils", "pyproject.toml")
 _SKIPPED = shutil.ignore_patterns(
     ".git", "datasets", "reports", "grades", "__pycache__", ".pytest_cache", ".ipynb_checkpoints", "*.pyc"
 )
@@ -36,11 +40,11 @@ def install_modules(workspace: Path, modules: Mapping[str, str]) -> None:
 
 
 def reference_modules(root: Path = REPO_ROOT) -> dict[str, str]:
-    """{topic: source} of every reference module in solutions/."""
+    """{topic: source} of the reference module of every assignment of the course."""
     solutions = root / "solutions"
     if not solutions.is_dir():
         raise FileNotFoundError(f"no reference solutions at {solutions}: this copy is a student release")
-    return {p.stem: p.read_text() for p in sorted(solutions.glob("*.py")) if p.name != "__init__.py"}
+    return {topic: (solutions / f"{topic}.py").read_text() for topic in course.topics()}
 
 
 @contextlib.contextmanager
@@ -49,6 +53,25 @@ def workspace(modules: Mapping[str, str] | None = None, root: Path = REPO_ROOT) 
     modules = reference_modules(root) if modules is None else modules
     with tempfile.TemporaryDirectory(prefix="losslab-") as tmp:
         path = copy_repository(Path(tmp) / "repo", root)
+        install_modules(path, modules)
+        yield path
+
+
+@contextlib.contextmanager
+def student_copy(modules: Mapping[str, str], root: Path = REPO_ROOT) -> Iterator[Path]:
+    """A temporary folder holding only STUDENT_FILES of the repository, datasets/ linked, and the given
+    student modules: what a submission is graded in (no solutions/, tools/ or tests/)."""
+    with tempfile.TemporaryDirectory(prefix="losslab-grade-") as tmp:
+        path = Path(tmp) / "repo"
+        path.mkdir()
+        for name in STUDENT_FILES:
+            source = root / name
+            if source.is_dir():
+                shutil.copytree(source, path / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            elif source.is_file():
+                shutil.copy2(source, path / name)
+        if (root / "datasets").is_dir():
+            (path / "datasets").symlink_to((root / "datasets").resolve(), target_is_directory=True)
         install_modules(path, modules)
         yield path
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from utils.gradcheck import grad_check_sparse, rel_error
+from utils.gradcheck import rel_error
 
 # A known mistake: the value a mistaken solution produces, and the hint that fixes it.
 Mistake = tuple[torch.Tensor, str]
@@ -77,25 +77,6 @@ def check_close(
         f"{actual.item():.10g}, expected {expected.item():.10g}" if actual.numel() == 1 else "a wrong value"
     )
     fail(f"{name} is {shown} (relative error {error:.2e}, allowed {tol:.0e})", hint)
-
-
-def check_gradient(
-    name: str,
-    f: Callable[[torch.Tensor], torch.Tensor],
-    x: torch.Tensor,
-    analytic_grad: torch.Tensor,
-    num_checks: int = 10,
-    tol: float = 1e-6,
-    hint: str | None = None,
-) -> float:
-    """The analytic gradient agrees with centered differences at num_checks random coordinates (float64)."""
-    analytic_grad = check_shape(name, analytic_grad, x.shape)
-    error = grad_check_sparse(f, x, analytic_grad.to(x.dtype), num_checks=num_checks, verbose=False)
-    if not error <= tol:
-        fail(
-            f"{name} disagrees with the numeric gradient: relative error {error:.2e}, allowed {tol:.0e}", hint
-        )
-    return error
 
 
 def best_time(fn: Callable[[], object], repeats: int = 5) -> float:

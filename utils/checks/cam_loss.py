@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from utils.checks.recorded import oracle
-from utils.grading import check_close, check_shape, check_speedup, fail, report_pass
+from utils.grading import check_accuracy, check_close, check_shape, check_speedup, fail, report_pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -531,3 +531,26 @@ def check_localization(cam_mass_inside: Callable, pointing_game: Callable) -> No
             "turn the flat argmax into (row, column) with the width W, or gather from the flattened mask",
         )
     report_pass("localization", "cam_mass_inside and pointing_game on hand-made maps")
+
+
+def check_cam_training(results: dict[str, dict], dataset: str, cam_loss_trained: bool) -> None:
+    """On the offline default, both networks reach 90% test accuracy, and training with CAM-loss (when its
+    alpha was on for some epochs) leaves the test L_cam at most three quarters of cross-entropy's.
+    results: {"cross-entropy" | "CAM-loss": {"accuracy", "l_cam", ...}} from the notebook's runs."""
+    if dataset != "digit_canvas":
+        return
+    for name, result in results.items():
+        check_accuracy(
+            f"test accuracy of the {name} network",
+            result["accuracy"],
+            0.9,
+            "both runs share train_cam_model: check cam_loss_train_step, and that the loss falls",
+        )
+    if cam_loss_trained:
+        ratio = results["CAM-loss"]["l_cam"] / results["cross-entropy"]["l_cam"]
+        if not ratio <= 0.75:
+            fail(
+                f"training with CAM-loss left the test L_cam at {ratio:.2f} of the cross-entropy network's, "
+                "expected at most 0.75",
+                "the step must backpropagate l_ce + alpha * l_cam, with the epoch's alpha from alpha_schedule",
+            )

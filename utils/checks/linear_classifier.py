@@ -12,13 +12,15 @@ import torch
 import torch.nn.functional as F
 
 from utils.checks.recorded import oracle
-from utils.grading import check_close, check_shape, check_speedup, fail, report_pass
+from utils.grading import check_accuracy, check_close, check_shape, check_speedup, fail, report_pass
 
 MARGIN_HINT = "the SVM loss skips the correct class (j == y[i]); counting it adds exactly 1 per sample"
 REG_LOSS_HINT = "add the regularization term reg * torch.sum(W * W) (no 1/2) to the loss"
 REG_GRAD_HINT = "the gradient of reg * sum(W * W) is 2 * reg * W: add it to dW"
 HALF_REG_GRAD_HINT = "the gradient of reg * sum(W * W) is 2 * reg * W, not reg * W"
 MEAN_HINT = "average the data loss and its gradient over the N samples (divide by N)"
+# What the best model of each hyperparameter search must reach on each dataset: (validation, test).
+SEARCH_ACCURACY_GOALS = {"digits": (0.95, 0.95), "mnist": (0.90, 0.90), "cifar10": (0.36, 0.35)}
 STABILITY_HINT = (
     "subtract each row's maximum score before exponentiating (max over dim=1 with keepdim=True); "
     "one global maximum is not enough when rows differ in scale"
@@ -357,3 +359,14 @@ def check_search_params(get_params: Callable, name: str, max_pairs: int = 25) ->
             f"{name}: {len(learning_rates) * len(regs)} combinations, at most {max_pairs} keep the search quick"
         )
     report_pass(name, f"{len(learning_rates) * len(regs)} combinations")
+
+
+def check_search_accuracy(model: str, val_accuracy: float, test_accuracy: float, dataset: str, params: str) -> None:
+    """The best model of the notebook's search reaches the dataset's goals; params names the grid's function."""
+    val_goal, test_goal = SEARCH_ACCURACY_GOALS[dataset]
+    hint = (
+        f"make predict and test_one_param_set pass first; then widen the grid in {params} "
+        "(the plot below shows where accuracy rises)"
+    )
+    check_accuracy(f"best {model} validation accuracy", val_accuracy, val_goal, hint)
+    check_accuracy(f"best {model} test accuracy", test_accuracy, test_goal, hint)

@@ -15,7 +15,7 @@ from PIL import Image
 from torchvision import transforms
 
 from utils.checks.recorded import oracle
-from utils.grading import check_close, check_finite, check_shape, fail, report_pass
+from utils.grading import check_accuracy, check_close, check_finite, check_shape, fail, report_pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,3 +300,10 @@ def check_train_step(train_step: Callable, model_class: Callable) -> None:
             "feed both views through the model, use the projections z in the loss, and zero the gradients each step",
         )
     report_pass("simclr_train_step", f"loss {losses[0]:.3f} -> {losses[-1]:.3f} on a fixed batch")
+
+
+def check_simclr_training(simclr_accuracy: float, random_accuracy: float, raw_accuracy: float) -> None:
+    """The trained encoder's linear probe beats a random encoder's by 10 points, and raw pixels'."""
+    hint = "check that the loss falls during training; a loss stuck near log(2N - 1) means the step does not learn"
+    check_accuracy("SimCLR linear-probe accuracy", simclr_accuracy, random_accuracy + 0.10, hint)
+    check_accuracy("SimCLR linear-probe accuracy (against raw pixels)", simclr_accuracy, raw_accuracy + 1e-9, hint)

@@ -4,33 +4,28 @@ reports every question of it as not implemented."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "assignments").glob("*.ipynb"))
-UTILS_IMPORT = re.compile(r"from utils\.(\w+) import")
+from utils.course import ASSIGNMENTS, REPO_ROOT
+
 STUB_HEADER = "# Student version"
 
 
-def untouched(notebook: Path) -> bool:
-    """Whether every TODO of the notebook's student modules (the stubs it imports) still raises."""
-    paths = [ROOT / "utils" / f"{m}.py" for m in set(UTILS_IMPORT.findall(notebook.read_text()))]
-    texts = [p.read_text() for p in paths if p.exists() and p.read_text().startswith(STUB_HEADER)]
-    return bool(texts) and all(
-        t.count("# TODO: ") == t.count("not implemented yet; fill the TODO") for t in texts
-    )
+def untouched(assignment) -> bool:
+    """Whether every TODO of the assignment's student module still raises."""
+    text = (REPO_ROOT / assignment.student_module).read_text()
+    return text.startswith(STUB_HEADER) and text.count("# TODO: ") == text.count("not implemented yet; fill the TODO")
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_autograder_runs_and_reports_every_question_not_implemented(notebook, tmp_path):
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.topic)
+def test_autograder_runs_and_reports_every_question_not_implemented(assignment, tmp_path):
+    notebook = REPO_ROOT / assignment.notebook
     proc = subprocess.run(
         [sys.executable, "-m", "utils.autograde", str(notebook), "--report-dir", str(tmp_path)],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=900,
@@ -38,6 +33,6 @@ def test_autograder_runs_and_reports_every_question_not_implemented(notebook, tm
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((tmp_path / f"{notebook.stem}.json").read_text())
     assert report["questions"] and report["max"] > 0
-    if not untouched(notebook):
+    if not untouched(assignment):
         pytest.skip("the student module has code in it: this smoke check is for a fresh copy")
     assert {q["status"] for q in report["questions"]} == {"not_implemented"}, proc.stdout

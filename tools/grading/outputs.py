@@ -1,0 +1,79 @@
+"""What grading writes: the reports checked against the registry, and per-student JSON, grades.csv and
+Gradescope's results.json, each replaced atomically so that a crash mid-batch keeps what was graded."""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from pathlib import Path
+
+from utils.course import Assignment
+from utils.results import MalformedReport, NotebookReport, Status, SubmissionResult
+
+
+def validated(data, assignment: Assignment) -> NotebookReport | None:
+    """The report in data when it holds exactly the registry's questions and points, and points only for
+    passed questions (student code shares the copy with it, so it is checked, not trusted); else None."""
+    try:
+        report = NotebookReport.from_json(data)
+    except MalformedReport:
+        return None
+    expected = [(q.id, q.points) for q in assignment.questions]
+    if report.notebook != assignment.notebook or [(q.id, q.points) for q in report.questions] != expected:
+        return None
+    return report
+
+
+def gradescope_results(result: SubmissionResult) -> dict:
+    """Gradescope's results.json for one graded submission: a test per question."""
+    tests = [
+        {
+            "name": f"{Path(r.notebook).stem}: {q.id}",
+            "score": q.earned,
+            "max_score": q.points,
+            "status": "passed" if q.status is Status.PASSED else "failed",
+            "output": q.message,
+        }
+        for r in result.notebooks
+        for q in r.questions
+    ]
+    return {"score": result.earned, "output": f"{result.earned:g}/{result.max:g}", "tests": tests}
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
+
+
+def write_result(out: Path, result: SubmissionResult) -> None:
+    """<out>/<student>.json and <out>/gradescope/<student>/results.json."""
+    write_atomically(out / f"{result.student}.json", json.dumps(result.to_json(), indent=2) + "\n")
+    gradescope = json.dumps(gradescope_results(result), indent=2) + "\n"
+    write_atomically(out / "gradescope" / result.student / "results.json", gradescope)
+
+
+def write_grades_csv(out: Path) -> None:
+    """grades.csv from every <student>.json in out: a row per student, a column per question, the total."""
+    results = [SubmissionResult.from_json(json.loads(p.read_text())) for p in sorted(out.glob("*.json"))]
+    columns: dict[str, None] = {}  # ordered, without repeats
+    for result in results:
+        columns.update((f"{Path(r.notebook).stem}/{q.id}", None) for r in result.notebooks for q in r.questions)
+    rows = []
+    for result in results:
+        earned = {f"{Path(r.notebook).stem}/{q.id}": q.earned for r in result.notebooks for q in r.questions}
+        rows.append(
+            {
+                "student": result.student,
+                **{c: f"{earned[c]:g}" if c in earned else "" for c in columns},
+                "total": f"{result.earned:g}",
+                "max": f"{result.max:g}",
+            }
+        )
+    with tempfile.NamedTemporaryFile("w", newline="", dir=out, delete=False, suffix=".tmp") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["student", *columns, "total", "max"])
+        writer.writeheader()
+        writer.writerows(rows)
+    Path(handle.name).replace(out / "grades.csv")

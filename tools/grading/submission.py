@@ -1,0 +1,136 @@
+"""Grading one submission, in a temporary copy that holds only what a student's run needs:
+
+1. `python -m utils.autograde` runs the canonical notebooks and their public checks;
+2. the hidden checks (tools/hidden/) call the student's functions on randomized inputs in a child
+   process (tools/sandbox.py) that only returns outputs; the comparison with the reference happens here,
+   in the grader. A question keeps its points only when both agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.grading.isolation import hand_over, resource_limits
+from tools.grading.limits import Limits
+from tools.grading.outputs import validated
+from tools.hidden import run_hidden_checks
+from tools.sandbox import Child
+from tools.workspace import student_copy
+from utils.course import REPO_ROOT, Assignment
+from utils.results import NotebookReport, Status, SubmissionResult
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How every process of a submission starts."""
+
+    prefix: list[str]  # tools.grading.isolation's command prefix, or nothing
+    env: dict[str, str]
+    preexec_fn: Callable[[], None]  # the resource limits
+
+
+def _run_notebooks(
+    copy: Path, assignments: list[Assignment], limits: Limits, launch: Launch
+) -> tuple[list[NotebookReport], str]:
+    """The autograder's validated reports of each assignment's notebook in the copy (0 points where none is
+    valid), and the log's tail when the run went wrong."""
+    reports_dir = copy / "reports"
+    command = [sys.executable, "-m", "utils.autograde", *(a.notebook for a in assignments)]
+    command += ["--report-dir", str(reports_dir), "--timeout", str(limits.question_timeout)]
+    process = subprocess.Popen(
+        [*launch.prefix, *command],
+        cwd=copy,
+        env=launch.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=launch.preexec_fn,
+    )
+    try:
+        output, _ = process.communicate(timeout=limits.submission_timeout)
+        problem = None if process.returncode == 0 else f"the autograder exited with code {process.returncode}"
+        status = Status.ERROR
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        problem = f"the submission ran past its limit of {limits.submission_timeout:g} s and was stopped"
+        status = Status.TIMEOUT
+    reports = []
+    for assignment in assignments:
+        try:
+            report = validated(json.loads((reports_dir / f"{Path(assignment.notebook).stem}.json").read_text()), assignment)
+        except (OSError, ValueError):
+            report = None
+        if report is None:
+            why = problem or "the autograder left no valid report (did the code end the process or write over it?)"
+            report = NotebookReport.all_failed(assignment.notebook, assignment.questions, status, why)
+        reports.append(report)
+    return reports, output.decode("utf-8", "replace")[-2000:] if problem else ""
+
+
+def _apply_hidden_checks(
+    report: NotebookReport, topic: str, modules: Mapping[str, str], copy: Path, limits: Limits, launch: Launch
+) -> None:
+    """Runs the hidden checks of the questions the notebook passed, in a child in the copy, and takes the
+    points of every question whose hidden checks disagree with the reference."""
+    passed = {q.id for q in report.questions if q.status is Status.PASSED}
+    if topic not in modules or not passed:
+        return  # an untouched stub passes nothing
+
+    def start_child() -> Child:
+        return Child(topic, copy, launch.prefix, launch.env, launch.preexec_fn)
+
+    deadline = time.monotonic() + limits.submission_timeout
+    verdicts = run_hidden_checks(topic, passed, start_child, limits.call_timeout, deadline=deadline)
+    for question in report.questions:
+        verdict = verdicts.get(question.id)
+        if verdict is None:
+            continue
+        total = verdict.passed + len(verdict.failures)
+        question.hidden = f"{verdict.passed}/{total} passed"
+        if verdict.failures:
+            question.status = Status.FAILED
+            question.message = (
+                f"passed the notebook's checks but {len(verdict.failures)} of {total} hidden checks failed; "
+                f"the first: {verdict.failures[0]}"
+            )
+
+
+def grade_submission(
+    student: str,
+    modules: Mapping[str, str],
+    assignments: list[Assignment],
+    limits: Limits = Limits(),
+    prefix: list[str] | None = None,
+    uid: int | None = None,
+    root: Path = REPO_ROOT,
+) -> SubmissionResult:
+    """Grades one student's modules on the assignments' canonical notebooks and hidden checks. With prefix
+    and uid, every process of the submission runs under that prefix (tools.grading.isolation) as uid."""
+    start = time.perf_counter()
+    with student_copy(modules, root) as copy:
+        home = copy / ".home"  # caches and runtime files of jupyter and matplotlib
+        home.mkdir()
+        if uid is not None:
+            hand_over(copy, uid)
+        env = {
+            **os.environ,
+            "HOME": str(home),
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "MPLCONFIGDIR": str(home / "matplotlib"),
+        }
+        launch = Launch(prefix or [], env, resource_limits(limits.memory_gb))
+        reports, log_tail = _run_notebooks(copy, assignments, limits, launch)
+        for report, assignment in zip(reports, assignments):
+            _apply_hidden_checks(report, assignment.topic, modules, copy, limits, launch)
+    return SubmissionResult(student, reports, round(time.perf_counter() - start, 1), log_tail)

@@ -1,0 +1,111 @@
+"""How the grader compares a student's output with the reference's: normwise relative error,
+max|got - expected| / max|expected|, against the reference evaluated in float64 (so a float32 input is
+held to float32's accuracy, not to the reference's float32 rounding); integer and boolean outputs must
+match exactly. Messages name shapes and dtypes, never values."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+TOLERANCE = {torch.float64: 1e-6, torch.float32: 1e-4}
+
+
+def to_float64(value):
+    if isinstance(value, torch.Tensor):
+        return value.double() if value.is_floating_point() else value
+    if isinstance(value, torch.dtype):
+        return torch.float64 if value.is_floating_point else value
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_float64(v) for v in value)
+    return value
+
+
+def precision(args: Sequence) -> float:
+    """float32's tolerance when any input is float32 (or asks for it), else float64's."""
+    lowest = any(
+        a is torch.float32 or (isinstance(a, torch.Tensor) and a.dtype == torch.float32) for a in args
+    )
+    return TOLERANCE[torch.float32] if lowest else TOLERANCE[torch.float64]
+
+
+def difference(got, expected, tolerance: float, where: str = "the output") -> str | None:
+    """Why got does not match expected, or None when it does."""
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return f"{where} should be a dict, got {type(got).__name__}"
+        for key, value in expected.items():
+            reason = difference(got.get(key), value, tolerance, f"{where}[{key!r}]")
+            if reason:
+                return reason
+        return None
+    if isinstance(expected, (list, tuple)):
+        if not isinstance(got, (list, tuple)) or len(got) != len(expected):
+            return f"{where} should be a sequence of {len(expected)} items, got {kind(got)}"
+        for i, (g, e) in enumerate(zip(got, expected)):
+            reason = difference(g, e, tolerance, f"{where}[{i}]")
+            if reason:
+                return reason
+        return None
+    if isinstance(expected, torch.Tensor) and expected.dim() == 0 and isinstance(got, (int, float)):
+        got = torch.tensor(got)
+    if isinstance(expected, (int, float)) and isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = got.item()
+    if isinstance(expected, int):  # bools included: exact
+        if not isinstance(got, (int, float)):
+            return f"{where} should be a number, got {kind(got)}"
+        return None if got == expected else f"{where} is {got}, not the reference's value"
+    if isinstance(expected, float):
+        if not isinstance(got, (int, float)) or not math.isfinite(got):
+            return f"{where} should be a finite number, got {kind(got)}"
+        error = abs(got - expected) / max(abs(expected), 1e-12)
+        return (
+            None if error <= tolerance else f"{where} differs from the reference (relative error {error:.1e})"
+        )
+    if isinstance(expected, torch.Tensor):
+        if not isinstance(got, torch.Tensor):
+            return f"{where} should be a tensor, got {kind(got)}"
+        if got.shape != expected.shape:
+            return f"{where} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+        if not expected.is_floating_point():
+            return (
+                None
+                if torch.equal(got.to(expected.dtype), expected)
+                else f"{where} differs from the reference"
+            )
+        if not got.is_floating_point() and not got.dtype == torch.bool:
+            got = got.double()
+        if not torch.isfinite(got).all():
+            return f"{where} holds inf or nan"
+        error = (
+            float((got.double() - expected).abs().max() / expected.abs().max().clamp(min=1e-12))
+            if got.numel()
+            else 0.0
+        )
+        return (
+            None if error <= tolerance else f"{where} differs from the reference (relative error {error:.1e})"
+        )
+    return None if got == expected else f"{where} is {kind(got)}, not the reference's value"
+
+
+def kind(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return type(value).__name__
+
+
+def describe_inputs(args: Sequence) -> str:
+    """Shapes and dtypes, never values: enough for a student to reproduce the situation."""
+    parts = []
+    for arg in args:
+        if isinstance(arg, torch.Tensor):
+            parts.append(f"{tuple(arg.shape)} {str(arg.dtype).removeprefix('torch.')}")
+        elif isinstance(arg, torch.dtype):
+            parts.append(str(arg).removeprefix("torch."))
+        elif isinstance(arg, float):
+            parts.append(f"{arg:.3g}")
+        else:
+            parts.append(repr(arg))
+    return ", ".join(parts)

@@ -1,0 +1,235 @@
+"""Runs a notebook's code cells under nbval (lax mode) and tells how each one ended.
+
+How a cell ended is read from facts the runner records while nbval waits on the kernel (no reply
+within the cell's limit, no output after the reply, the kernel process gone) and from the exception
+type the kernel reports, never from nbval's message text. A cell that ends the kernel (os._exit, a
+crash) is an error, and the cells after it run again in a fresh kernel without it.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from queue import Empty
+
+import nbformat
+import pytest
+
+from utils.results import Status
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+KERNEL_DIED = (
+    "the kernel died while running this cell (did the code call os._exit/exit, crash, or run out of memory?)"
+)
+KERNEL_GONE = "the notebook's kernel died (an earlier cell may have crashed or exited it)"
+LIVENESS_POLL_S = 1.0  # how long a dead kernel can go unnoticed
+
+
+@dataclass
+class CellOutcome:
+    status: Status
+    message: str = ""
+    kernel_gone: bool = False  # the cell could not run: an earlier cell had ended the kernel
+
+
+@dataclass
+class CellFacts:
+    """What happened while nbval waited on the kernel for one cell."""
+
+    dead_at_start: bool = False
+    reply_timed_out: bool = False  # no reply within the cell's limit: nbval interrupted it
+    output_timed_out: bool = False  # replied, then no output came: the kernel went away
+    kernel_died: bool = False  # the kernel process ended while the cell waited for it
+
+
+class KernelDied(RuntimeError):
+    """The kernel process ended while a cell was waiting for it."""
+
+
+def summarize_traceback(text: str, module: str | None = None) -> str:
+    """The exception line of a traceback, with the student-module line it came from when there is one."""
+    lines = [line for line in ANSI_ESCAPE.sub("", text).strip().splitlines() if line.strip()]
+    if not lines:
+        return "unknown error"
+    where = ""
+    pattern = re.compile(rf"(utils[/\\]{module or '[a-z_]+'}\.py)\"?(?:, line |:)(\d+)")
+    for line in lines:
+        match = pattern.search(line)
+        if match:
+            where = f" (at {match.group(1)} line {match.group(2)})"
+    return lines[-1].strip() + where
+
+
+def _watched(kernel, facts: CellFacts):
+    """kernel.get_message in short polls that record which wait ran out, and raise KernelDied as soon as
+    the kernel process is gone.
+
+    nbval waits for a cell's reply (the shell channel) and then its output (iopub) in single blocking
+    reads of the whole timeout, and never looks at the process: a kernel that exits or crashes costs the
+    full timeout. Every one of those reads goes through RunningKernel.get_message, so cutting the read
+    into short polls with a liveness check between them notices a death within a second and otherwise
+    leaves nbval's behaviour, timeouts included, as it was. (A watcher thread could not unblock the read.)
+    """
+    read = kernel.get_message
+
+    def get_message(stream, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            try:
+                poll = LIVENESS_POLL_S if left is None else max(0.0, min(left, LIVENESS_POLL_S))
+                return read(stream, timeout=poll)
+            except Empty:
+                if left is not None and left <= LIVENESS_POLL_S:
+                    if stream == "shell":
+                        facts.reply_timed_out = True
+                    else:
+                        facts.output_timed_out = True
+                    raise
+                if not kernel.is_alive():
+                    facts.kernel_died = True
+                    kernel.stop()  # closes the channels and removes the connection file
+                    raise KernelDied(KERNEL_DIED) from None
+
+    return get_message
+
+
+def classify(facts: CellFacts, error: dict | None, passed: bool, timeout: float) -> CellOutcome:
+    """A cell's outcome from the facts of its run and the error output the kernel sent, if any."""
+    if facts.kernel_died:
+        return CellOutcome(Status.ERROR, KERNEL_DIED)
+    if facts.reply_timed_out:
+        return CellOutcome(Status.TIMEOUT, f"did not finish within {timeout:g} s")
+    if facts.dead_at_start:
+        return CellOutcome(Status.ERROR, KERNEL_GONE, kernel_gone=True)
+    if facts.output_timed_out:
+        return CellOutcome(Status.ERROR, KERNEL_GONE)
+    if passed:
+        return CellOutcome(Status.PASSED)
+    if error is None:
+        return CellOutcome(Status.ERROR, "the cell failed without an error from the kernel")
+    evalue = ANSI_ESCAPE.sub("", error["evalue"])
+    if error["ename"] == "AssertionError":
+        return CellOutcome(Status.FAILED, evalue or "a check failed (AssertionError without a message)")
+    if error["ename"] == "NotImplementedError":
+        return CellOutcome(Status.NOT_IMPLEMENTED, evalue or "not implemented yet")
+    return CellOutcome(Status.ERROR, summarize_traceback("\n".join(error["traceback"])))
+
+
+class _CellRecorder:
+    """A pytest plugin that sets each cell's timeout, watches the kernel, and records how each cell ended."""
+
+    def __init__(self, timeouts: Mapping[int, float], default_timeout: float):
+        self.timeouts, self.default_timeout = timeouts, default_timeout
+        self.facts: dict[int, CellFacts] = {}
+        self.outcomes: dict[int, CellOutcome] = {}
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        # nbval reads the timeout from the options for every cell it runs.
+        item.config.option.nbval_cell_timeout = self.timeouts.get(item.cell_num, self.default_timeout)
+        kernel = item.parent.kernel
+        facts = self.facts[item.cell_num] = CellFacts(dead_at_start=not kernel.is_alive())
+        kernel.get_message = _watched(kernel, facts)
+        try:
+            yield
+        finally:
+            del kernel.get_message  # back to the class's method
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        yield
+        if call.when == "call":
+            outputs = getattr(item, "test_outputs", None) or []
+            error = next((out for out in outputs if out.get("output_type") == "error"), None)
+            timeout = self.timeouts.get(item.cell_num, self.default_timeout)
+            facts = self.facts.get(item.cell_num, CellFacts())
+            self.outcomes[item.cell_num] = classify(facts, error, call.excinfo is None, timeout)
+
+
+def run_cells(path: Path, timeouts: Mapping[int, float], default_timeout: float) -> dict[int, CellOutcome]:
+    """Each code cell's outcome, by its index among the code cells; timeouts gives some cells their own.
+
+    When a cell ends the kernel, the cells after it come from a rerun without it; the cell keeps its own
+    outcome (an error that says so, or a timeout), and the cells before it keep theirs. At most one rerun
+    per cell that ended the kernel, each past a later cell.
+    """
+    outcomes = _run_nbval(path, timeouts, default_timeout)
+    skipped: list[int] = []
+    while True:
+        culprit = _kernel_ender(outcomes)
+        if culprit is None or (skipped and culprit <= skipped[-1]):
+            return outcomes
+        if outcomes[culprit].status is Status.PASSED:  # the kernel went down once the cell had replied
+            outcomes[culprit] = CellOutcome(Status.ERROR, KERNEL_DIED)
+        skipped.append(culprit)
+        rerun = _run_without(path, skipped, timeouts, default_timeout)
+        outcomes = {cell: outcome for cell, outcome in outcomes.items() if cell <= culprit}
+        outcomes.update((cell, outcome) for cell, outcome in rerun.items() if cell > culprit)
+
+
+def _kernel_ender(outcomes: dict[int, CellOutcome]) -> int | None:
+    """The cell after which the kernel was gone: the one before the first cell that found it dead."""
+    gone = [cell for cell, outcome in outcomes.items() if outcome.kernel_gone]
+    if not gone:
+        return None
+    culprit = min(gone) - 1
+    return culprit if culprit in outcomes else None
+
+
+def _run_without(
+    path: Path, skipped: list[int], timeouts: Mapping[int, float], default_timeout: float
+) -> dict[int, CellOutcome]:
+    """Runs a copy of the notebook whose skipped code cells do nothing, next to it so relative paths hold."""
+    notebook = nbformat.read(path, as_version=4)
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    for cell_num in skipped:
+        code_cells[cell_num].source = _stand_in(code_cells[cell_num].source)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}-rerun-", suffix=".ipynb", dir=path.parent)
+    os.close(fd)
+    copy = Path(name)
+    try:
+        nbformat.write(notebook, copy)
+        return _run_nbval(copy, timeouts, default_timeout)
+    finally:
+        copy.unlink()
+
+
+def _stand_in(source: str) -> str:
+    """What runs in place of a cell that ended the kernel: only its top-level imports, which later cells use."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:  # IPython syntax (a magic): nothing of it is kept
+        body = []
+    imports = [
+        ast.get_source_segment(source, node) for node in body if isinstance(node, (ast.Import, ast.ImportFrom))
+    ]
+    return "\n".join(["# The autograder skipped this cell (it ended the kernel) but for its imports.", *imports])
+
+
+def _run_nbval(path: Path, timeouts: Mapping[int, float], default_timeout: float) -> dict[int, CellOutcome]:
+    """Runs the notebook under nbval (lax mode, this interpreter's kernel); returns each cell's outcome."""
+    recorder = _CellRecorder(timeouts, default_timeout)
+    args = [
+        str(path),
+        "--nbval-lax",
+        "--nbval-current-env",
+        f"--nbval-cell-timeout={default_timeout:g}",
+        *("-p", "no:cacheprovider", "-p", "no:randomly", "-q", "--tb=no", "--no-header", "-o", "addopts="),
+        *(f"--rootdir={path.parent}", "-W", "ignore"),
+    ]
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):  # the scorecard is the output; pytest's log only when it broke
+        exit_code = pytest.main(args, plugins=[recorder])
+    if not recorder.outcomes:
+        print(f"nbval ran no cell of {path.name} (pytest exit code {exit_code}):\n{log.getvalue()}", file=sys.stderr)
+    return recorder.outcomes

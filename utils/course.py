@@ -1,0 +1,205 @@
+"""The course registry: each assignment declared once, with its questions.
+
+Every tool, test and benchmark reads the assignments from here; nothing else lists topics or question
+ids. Everything else about an assignment follows from its topic by convention:
+
+    solutions/<topic>.py       the reference module (instructor only), with solution markers
+    utils/<topic>.py           the student stub, generated from it (python -m tools.stubs)
+    utils/checks/<topic>.py    the public checks its graded cells call
+    tools/hidden/<topic>.py    the hidden checks, mutants and a correct variant (instructor only)
+    tests/test_<topic>.py      its oracle tests
+
+A notebook's graded cell starts with `# GRADED: <id> (<points> pts)`; a test fails when the headers and
+this registry disagree. `python -m tools.new_assignment NAME` appends a new entry at the end of this file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str  # stable: grades, reports and hidden checks refer to it
+    points: float
+    check: str  # the function of utils/checks/<topic>.py that its graded cell calls
+    timeout: float | None = None  # seconds for its cell; None: the command line's --timeout
+    # False when the check grades what the notebook ran before it (a training run, a search) rather than
+    # inputs of its own: such a cell only makes sense inside the notebook.
+    self_contained: bool = True
+
+    @property
+    def header(self) -> str:
+        """The first line of its graded cell."""
+        return f"# GRADED: {self.id} ({self.points:g} pts)"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    number: int
+    topic: str  # the student module's name
+    title: str
+    notebook: str  # from the repository root
+    datasets: tuple[str, ...]  # utils.data.load_dataset names; the first is the offline default
+    questions: tuple[Question, ...]
+
+    @property
+    def student_module(self) -> str:
+        return f"utils/{self.topic}.py"
+
+    @property
+    def checks_module(self) -> str:
+        return f"utils/checks/{self.topic}.py"
+
+    @property
+    def solution(self) -> str:
+        return f"solutions/{self.topic}.py"
+
+    @property
+    def hidden(self) -> str:
+        return f"tools/hidden/{self.topic}.py"
+
+    @property
+    def points(self) -> float:
+        return sum(q.points for q in self.questions)
+
+    def question(self, question_id: str) -> Question:
+        for question in self.questions:
+            if question.id == question_id:
+                return question
+        raise KeyError(f"{self.topic} has no question {question_id!r}")
+
+
+ASSIGNMENTS: list[Assignment] = []
+
+
+def register(assignment: Assignment) -> Assignment:
+    """Adds an assignment to the course; its number, topic, notebook and question ids must be new."""
+    for other in ASSIGNMENTS:
+        for field in ("number", "topic", "notebook"):
+            if getattr(other, field) == getattr(assignment, field):
+                raise ValueError(f"two assignments share the {field} {getattr(assignment, field)!r}")
+    ids = [q.id for q in assignment.questions]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{assignment.topic}: a question id appears twice in {ids}")
+    ASSIGNMENTS.append(assignment)
+    return assignment
+
+
+def topics() -> list[str]:
+    return [a.topic for a in ASSIGNMENTS]
+
+
+def by_topic(topic: str) -> Assignment:
+    for assignment in ASSIGNMENTS:
+        if assignment.topic == topic:
+            return assignment
+    raise KeyError(f"no assignment with topic {topic!r}; the course has {topics()}")
+
+
+def by_notebook(path: str | Path, root: Path = REPO_ROOT) -> Assignment | None:
+    """The assignment whose notebook is at path (absolute, or from root), or None for another notebook."""
+    path = Path(path)
+    relative = path.relative_to(root).as_posix() if path.is_absolute() and path.is_relative_to(root) else None
+    for assignment in ASSIGNMENTS:
+        if assignment.notebook in (relative, path.as_posix()):
+            return assignment
+    return None
+
+
+def _questions(*questions: tuple) -> tuple[Question, ...]:
+    return tuple(Question(*q) if isinstance(q, tuple) else q for q in questions)
+
+
+register(
+    Assignment(
+        1,
+        "linear_classifier",
+        "Multiclass SVM and softmax",
+        "assignments/01_linear_classifiers.ipynb",
+        ("digits", "cifar10", "mnist"),
+        _questions(
+            ("svm_loss_naive", 3, "check_svm_loss"),
+            ("svm_loss_vectorized", 3, "check_svm_loss"),
+            ("svm_vectorized_speedup", 1, "check_svm_speedup"),
+            ("sample_batch", 2, "check_sample_batch"),
+            ("train_linear_classifier", 2, "check_train_linear_classifier"),
+            ("predict_linear_classifier", 1, "check_predict"),
+            ("test_one_param_set", 2, "check_test_one_param_set"),
+            ("svm_get_search_params", 1, "check_search_params"),
+            Question("svm_search", 3, "check_search_accuracy", timeout=600, self_contained=False),
+            ("softmax_loss_naive", 3, "check_softmax_loss"),
+            ("softmax_loss_vectorized", 3, "check_softmax_loss"),
+            ("softmax_vectorized_speedup", 1, "check_softmax_speedup"),
+            ("softmax_get_search_params", 1, "check_search_params"),
+            Question("softmax_search", 3, "check_search_accuracy", timeout=600, self_contained=False),
+        ),
+    )
+)
+
+register(
+    Assignment(
+        2,
+        "simclr",
+        "Self-supervised SimCLR",
+        "assignments/02_simclr.ipynb",
+        ("shapes", "cifar10"),
+        _questions(
+            ("compute_train_transform", 2, "check_train_transform"),
+            ("sim", 1, "check_sim"),
+            ("simclr_loss_naive", 3, "check_simclr_loss_naive"),
+            ("sim_positive_pairs", 1, "check_sim_positive_pairs"),
+            ("compute_sim_matrix", 1, "check_compute_sim_matrix"),
+            ("simclr_loss_vectorized", 4, "check_simclr_loss_vectorized"),
+            ("simclr_train_step", 2, "check_train_step"),
+            Question("simclr_training", 4, "check_simclr_training", timeout=900, self_contained=False),
+        ),
+    )
+)
+
+register(
+    Assignment(
+        3,
+        "cam_loss",
+        "CAM-loss",
+        "assignments/03_cam_loss.ipynb",
+        ("digit_canvas", "mnist", "cifar10"),
+        _questions(
+            ("make_cam_naive", 2, "check_make_cam_naive"),
+            ("make_cam", 2, "check_make_cam"),
+            ("make_caam", 1, "check_make_caam"),
+            ("min_max_normalize", 2, "check_min_max_normalize"),
+            ("cam_loss", 3, "check_cam_loss"),
+            ("cam_loss_train_step", 2, "check_train_step"),
+            Question("cam_training", 2, "check_cam_training", timeout=600, self_contained=False),
+            ("localization", 2, "check_localization"),
+        ),
+    )
+)
+
+register(
+    Assignment(
+        4,
+        "neural_collapse",
+        "Simplex ETF heads and neural collapse",
+        "assignments/04_neural_collapse.ipynb",
+        ("digits", "cifar10"),
+        _questions(
+            ("etf_gram_target", 1, "check_etf_gram_target"),
+            ("etf_objective_naive", 2, "check_etf_objective_naive"),
+            ("etf_objective", 2, "check_etf_objective"),
+            ("etf_gradient_descent", 2, "check_gradient_descent"),
+            ("simplex_etf", 3, "check_simplex_etf"),
+            ("etf_classifier", 2, "check_etf_classifier"),
+            ("dot_regression_loss", 2, "check_dot_regression_loss"),
+            ("nc1", 2, "check_nc1"),
+            ("nc2", 2, "check_nc2"),
+            ("nc3", 1, "check_nc3"),
+            ("nc4", 1, "check_nc4"),
+            ("long_tailed_indices", 2, "check_long_tailed_indices"),
+        ),
+    )
+)

@@ -1,0 +1,147 @@
+"""Grading results as types, with JSON in and out: what the autograder, the batch grader, grades.csv and
+the Gradescope export all read and write.
+
+A notebook report's JSON: `{"notebook", "questions": [{"id", "points", "earned", "status", "message"}],
+"earned", "max"}`, plus `"cause"` when a student module does not import and `"hidden"` on a question
+the batch grader ran hidden checks for. Earned points follow from the status: a question earns its
+points exactly when it passed.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Status(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"  # a check's AssertionError
+    NOT_IMPLEMENTED = "not_implemented"  # NotImplementedError: the TODO is still there
+    ERROR = "error"  # any other exception, a dead kernel, a module that does not import
+    TIMEOUT = "timeout"  # a time limit fired
+
+    @property
+    def mark(self) -> str:
+        """The scorecard's short word for it."""
+        return {"passed": "ok", "failed": "FAIL", "not_implemented": "TODO", "error": "ERROR", "timeout": "TIME"}[
+            self.value
+        ]
+
+
+class MalformedReport(ValueError):
+    """JSON that is not a report (student code shares the folder the autograder writes to)."""
+
+
+@dataclass
+class QuestionResult:
+    id: str
+    points: float
+    status: Status
+    message: str = ""
+    hidden: str | None = None  # the batch grader's tally of hidden checks, "k/n passed"
+
+    @property
+    def earned(self) -> float:
+        return self.points if self.status is Status.PASSED else 0.0
+
+    def to_json(self) -> dict:
+        data = {"id": self.id, "points": self.points, "earned": self.earned, "status": self.status.value}
+        data["message"] = self.message
+        if self.hidden is not None:
+            data["hidden"] = self.hidden
+        return data
+
+    @classmethod
+    def from_json(cls, data) -> QuestionResult:
+        try:
+            result = cls(data["id"], float(data["points"]), Status(data["status"]), str(data["message"]))
+            result.hidden = data.get("hidden")
+            earned = float(data["earned"])
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise MalformedReport(f"not a question result: {error!r}") from None
+        if earned != result.earned:
+            raise MalformedReport(f"{result.id}: {earned:g} points earned with status {result.status.value}")
+        return result
+
+
+@dataclass
+class NotebookReport:
+    notebook: str  # from the repository root
+    questions: list[QuestionResult] = field(default_factory=list)
+    cause: str | None = None  # why nothing could run (a module that does not import, a submission stopped)
+
+    @property
+    def earned(self) -> float:
+        return sum(q.earned for q in self.questions)
+
+    @property
+    def max(self) -> float:
+        return sum(q.points for q in self.questions)
+
+    def to_json(self) -> dict:
+        data = {
+            "notebook": self.notebook,
+            "questions": [q.to_json() for q in self.questions],
+            "earned": self.earned,
+            "max": self.max,
+        }
+        if self.cause:
+            data["cause"] = self.cause
+        return data
+
+    @classmethod
+    def from_json(cls, data) -> NotebookReport:
+        try:
+            report = cls(str(data["notebook"]), [QuestionResult.from_json(q) for q in data["questions"]])
+            report.cause = data.get("cause")
+            totals = float(data["earned"]), float(data["max"])
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise MalformedReport(f"not a notebook report: {error!r}") from None
+        if totals != (report.earned, report.max):
+            raise MalformedReport(f"the totals {totals} disagree with the questions'")
+        return report
+
+    @classmethod
+    def all_failed(cls, notebook: str, questions, status: Status, message: str, cause: str = "") -> NotebookReport:
+        """Every question (anything with an id and points) at status with the same message: nothing could
+        be graded, for the reason cause (default: the message)."""
+        results = [QuestionResult(q.id, q.points, status, message) for q in questions]
+        return cls(notebook, results, cause=cause or message)
+
+
+@dataclass
+class SubmissionResult:
+    """One student's grades over the notebooks, as the batch grader writes them."""
+
+    student: str
+    notebooks: list[NotebookReport]
+    seconds: float = 0.0
+    log_tail: str = ""  # the autograder's output when its run went wrong
+    note: str = ""  # which modules the submission held, or why it could not be read
+
+    @property
+    def earned(self) -> float:
+        return sum(r.earned for r in self.notebooks)
+
+    @property
+    def max(self) -> float:
+        return sum(r.max for r in self.notebooks)
+
+    def to_json(self) -> dict:
+        return {
+            "student": self.student,
+            "notebooks": [r.to_json() for r in self.notebooks],
+            "earned": self.earned,
+            "max": self.max,
+            "seconds": self.seconds,
+            "log_tail": self.log_tail,
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_json(cls, data) -> SubmissionResult:
+        try:
+            notebooks = [NotebookReport.from_json(r) for r in data["notebooks"]]
+            return cls(str(data["student"]), notebooks, data["seconds"], data["log_tail"], data["note"])
+        except (KeyError, TypeError) as error:
+            raise MalformedReport(f"not a submission result: {error!r}") from None

@@ -1,0 +1,26 @@
+"""Settings with their defaults and help, each declared once; command lines add them from here."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Setting:
+    flag: str  # the command-line option, e.g. "--timeout"
+    default: float
+    help: str
+
+    @property
+    def name(self) -> str:
+        """The attribute argparse gives it."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(self.flag, type=type(self.default), default=self.default, help=f"{self.help} (default {self.default:g})")
+
+
+QUESTION_TIMEOUT = Setting(
+    "--timeout", 300.0, "seconds a graded cell may run, unless the course registry gives its question a limit of its own"
+)
