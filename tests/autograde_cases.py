@@ -39,7 +39,10 @@ def run_case(case: Case, report_dir: Path) -> tuple[dict, str]:
         if case.reference:
             root, command = REPO_ROOT, "tools.reference"
         else:
-            root, command = stack.enter_context(workspace({} if case.source is None else {a.topic: case.source})), "utils.autograde"
+            root, command = (
+                stack.enter_context(workspace({} if case.source is None else {a.topic: case.source})),
+                "utils.autograde",
+            )
             if case.parameters:
                 override_parameters(root / a.notebook, **case.parameters)
         argv = [sys.executable, "-m", command, a.notebook, "--report-dir", str(report_dir), *case.args]
@@ -68,7 +71,9 @@ def all_cases() -> dict[str, Case]:
         hidden = material(a.topic)
         cases[f"{a.topic}/reference"] = Case(a, reference=True)
         cases[f"{a.topic}/stubs"] = Case(a)
-        cases[f"{a.topic}/written_differently"] = Case(a, hidden.ALTERNATIVE, parameters=hidden.QUICK_PARAMETERS)
+        cases[f"{a.topic}/written_differently"] = Case(
+            a, hidden.ALTERNATIVE, parameters=hidden.QUICK_PARAMETERS
+        )
         for name, mutant in hidden.MUTANTS.items():
             cases[f"{a.topic}/{name}"] = Case(a, mutant.source, parameters=hidden.QUICK_PARAMETERS)
     linear = by_topic("linear_classifier")

@@ -62,11 +62,15 @@ def test_mutant_loses_exactly_the_questions_it_breaks(graded, topic, name):
     for question, words in mutant.must_fail.items():
         assert by_id[question]["status"] == "failed", f"{question}: {by_id[question]}"
         assert words in by_id[question]["message"], f"{question}: {by_id[question]['message']!r}"
-    passed_anyway = question_ids(topic) - set(mutant.must_fail) - set(mutant.may_fail) - hidden.QUICK_CASUALTIES
+    passed_anyway = (
+        question_ids(topic) - set(mutant.must_fail) - set(mutant.may_fail) - hidden.QUICK_CASUALTIES
+    )
     assert {q: by_id[q]["status"] for q in passed_anyway} == dict.fromkeys(passed_anyway, "passed")
 
 
-@pytest.mark.parametrize("name,error", [("syntax_error", "SyntaxError"), ("import_error", "ModuleNotFoundError")])
+@pytest.mark.parametrize(
+    "name,error", [("syntax_error", "SyntaxError"), ("import_error", "ModuleNotFoundError")]
+)
 def test_module_that_does_not_import_is_reported_once_as_the_cause(graded, name, error):
     report, scorecard = graded[f"linear_classifier/{name}"]
     assert set(statuses(report).values()) == {"error"}
@@ -95,12 +99,19 @@ def _pinned_form(report: dict) -> dict:
         "max": report["max"],
         "earned": report["earned"],
         "cause": masked(report.get("cause")),
-        "questions": [[q["id"], q["points"], q["earned"], q["status"], masked(q["message"]) or ""] for q in report["questions"]],
+        "questions": [
+            [q["id"], q["points"], q["earned"], q["status"], masked(q["message"]) or ""]
+            for q in report["questions"]
+        ],
     }
 
 
 def test_every_report_is_what_it_was_before_the_registry(graded):
     pinned = json.loads(PINNED.read_text())
     assert set(pinned) <= set(graded), "a case of the pinned run is no longer graded"
-    changed = {key: (_pinned_form(graded[key][0]), before) for key, before in pinned.items() if _pinned_form(graded[key][0]) != before}
+    changed = {
+        key: (_pinned_form(graded[key][0]), before)
+        for key, before in pinned.items()
+        if _pinned_form(graded[key][0]) != before
+    }
     assert not changed, json.dumps(changed, indent=1)[:5000]

@@ -40,7 +40,15 @@ CELLS = [
 def make_repository(root: Path) -> Path:
     """root laid out as the autograder expects; returns the notebook's path."""
     (root / "utils").mkdir(parents=True)
-    for name in ("__init__.py", "autograde.py", "cell_runner.py", "graded_cells.py", "course.py", "results.py", "settings.py"):
+    for name in (
+        "__init__.py",
+        "autograde.py",
+        "cell_runner.py",
+        "graded_cells.py",
+        "course.py",
+        "results.py",
+        "settings.py",
+    ):
         shutil.copy(REPO_ROOT / "utils" / name, root / "utils" / name)
     (root / "utils" / "crashy.py").write_text(STUDENT_MODULE)
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in CELLS])

@@ -28,7 +28,14 @@ def by_id(assignment: Assignment) -> dict[str, Question]:
 
 @pytest.mark.parametrize("a", ASSIGNMENTS, ids=lambda a: a.topic)
 def test_every_file_the_conventions_name_exists(a):
-    for path in (a.notebook, a.solution, a.student_module, a.checks_module, a.hidden, f"tests/test_{a.topic}.py"):
+    for path in (
+        a.notebook,
+        a.solution,
+        a.student_module,
+        a.checks_module,
+        a.hidden,
+        f"tests/test_{a.topic}.py",
+    ):
         assert (REPO_ROOT / path).is_file(), f"{a.topic}: {path} is missing"
 
 
@@ -78,8 +85,17 @@ def _python_files(folder: str) -> list:
 
 def _imported_packages(path) -> set[str]:
     tree = ast.parse(path.read_text())
-    found = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    found |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    found = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    found |= {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
     return found
 
 
@@ -89,7 +105,9 @@ def test_imports_run_one_way():
         assert not _imported_packages(path) & {"tools", "solutions", "tests", "benchmarks"}, path
     for path in _python_files("tools") + _python_files("benchmarks"):
         assert "tests" not in _imported_packages(path), path
-    for path in _python_files("utils") + _python_files("tools") + _python_files("benchmarks") + _python_files("tests"):
+    for path in (
+        _python_files("utils") + _python_files("tools") + _python_files("benchmarks") + _python_files("tests")
+    ):
         assert not any(_edits_sys_path(node) for node in ast.walk(ast.parse(path.read_text()))), path
 
 

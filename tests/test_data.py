@@ -1,4 +1,5 @@
-"""Tests for utils/data.py: splits, file formats, offline errors, preprocessing, the generated shapes.
+"""utils/data.py, utils/loaders.py and utils/generated.py: splits, file formats, offline errors,
+preprocessing, the generated shapes and canvases.
 
 CIFAR-10 and MNIST are faked with tiny files in their real on-disk formats; the network is never used.
 """
@@ -18,19 +19,15 @@ import torchvision
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
-from utils.data import (
+from utils.data import dev_subset, load_dataset, preprocess
+from utils.generated import (
     SHAPE_CLASSES,
-    dev_subset,
-    load_cifar10,
-    load_dataset,
     load_digit_canvas_splits,
-    load_digits_splits,
-    load_mnist,
     load_shapes_splits,
     make_digit_canvas,
     make_shapes,
-    preprocess,
 )
+from utils.loaders import load_cifar10, load_digits_splits, load_mnist
 
 SPLITS = ("train", "val", "test")
 CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]

@@ -204,7 +204,9 @@ def test_a_tampered_report_is_not_trusted():
     inflated["questions"][0]["earned"] = inflated["questions"][0]["points"]
     inflated["earned"] = inflated["questions"][0]["points"]
     assert validated(inflated, assignment) is None  # points for a failed question
-    assert validated({**honest, "questions": honest["questions"][1:]}, assignment) is None  # a question missing
+    assert (
+        validated({**honest, "questions": honest["questions"][1:]}, assignment) is None
+    )  # a question missing
     renamed = {**honest, "notebook": "assignments/02_simclr.ipynb"}
     assert validated(renamed, assignment) is None  # another notebook's report
     assert validated("not a report", assignment) is None

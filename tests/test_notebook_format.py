@@ -31,7 +31,9 @@ def test_graded_headers_agree_with_the_registry(path):
     notebook, assignment = nbformat.read(path, as_version=4), by_notebook(path)
     first_lines = [c.source.lstrip().split("\n", 1)[0] for c in code_cells(notebook)]
     mentions = [line for line in first_lines if "GRADED" in line]
-    assert all(GRADED_HEADER.fullmatch(line) for line in mentions), "a cell mentions GRADED but does not parse"
+    assert all(GRADED_HEADER.fullmatch(line) for line in mentions), (
+        "a cell mentions GRADED but does not parse"
+    )
     assert mentions == [q.header for q in assignment.questions], "headers and utils/course.py disagree"
 
 

@@ -21,7 +21,6 @@ from utils.course import ASSIGNMENTS, REPO_ROOT, by_topic
 TOPICS = [a.topic for a in ASSIGNMENTS]
 
 
-
 def release_mutant(topic: str):
     """The mutant the release is tested on: the first of the topic's (its hint comes from a recorded mistake)."""
     return next(iter(material(topic).MUTANTS.values()))

@@ -28,7 +28,13 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from tools.grading.isolation import FIRST_STUDENT_UID, HIDDEN_PATHS, hidden_paths, isolation_prefix, isolation_user
+from tools.grading.isolation import (
+    FIRST_STUDENT_UID,
+    HIDDEN_PATHS,
+    hidden_paths,
+    isolation_prefix,
+    isolation_user,
+)
 from tools.grading.limits import Limits, add_limits
 from tools.grading.outputs import write_grades_csv, write_result
 from tools.grading.submission import grade_submission
@@ -43,7 +49,11 @@ def _isolation_line(isolated: bool, unprivileged: bool) -> str:
             "NOT isolated (needs root with unshare, ip and setpriv): student code runs as this user, with the "
             "network, and can read what this user can"
         )
-    who = "one unprivileged user per student" if unprivileged else "as root (no unprivileged user could run the interpreter here)"
+    who = (
+        "one unprivileged user per student"
+        if unprivileged
+        else "as root (no unprivileged user could run the interpreter here)"
+    )
     return (
         f"isolated: new network (loopback only), mount and PID namespaces; {', '.join(HIDDEN_PATHS)}, "
         f"the submissions and the grades hidden; {who}"
@@ -64,7 +74,9 @@ def _assignments(parser: argparse.ArgumentParser, notebooks: list[Path] | None) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Grade a folder of submissions, each in its own process and copy.")
+    parser = argparse.ArgumentParser(
+        description="Grade a folder of submissions, each in its own process and copy."
+    )
     parser.add_argument("submissions", type=Path, help="a folder with one folder or .zip per student")
     parser.add_argument("--out", type=Path, default=course.REPO_ROOT / "grades", help="where the grades go")
     parser.add_argument("--notebooks", nargs="*", type=Path, help="default: every notebook of the course")
@@ -83,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     stash = Path(tempfile.mkdtemp(prefix="losslab-stash-"))
     stash.chmod(0o755)
     isolated, unprivileged = isolation_user(hidden, stash)
-    print(f"{len(submissions)} submissions, {args.workers} workers; {_isolation_line(isolated, unprivileged)}")
+    print(
+        f"{len(submissions)} submissions, {args.workers} workers; {_isolation_line(isolated, unprivileged)}"
+    )
 
     topics, lock, start = course.topics(), threading.Lock(), time.perf_counter()
 
@@ -102,10 +116,15 @@ def main(argv: list[str] | None = None) -> int:
         return result
 
     with ThreadPoolExecutor(max_workers=max(1, args.workers)) as pool:
-        futures = [pool.submit(grade, i, student, path) for i, (student, path) in enumerate(submissions.items())]
+        futures = [
+            pool.submit(grade, i, student, path) for i, (student, path) in enumerate(submissions.items())
+        ]
         for future in as_completed(futures):
             result = future.result()
-            print(f"  {result.student:<24} {result.earned:g}/{result.max:g}  ({result.seconds:.0f} s)", flush=True)
+            print(
+                f"  {result.student:<24} {result.earned:g}/{result.max:g}  ({result.seconds:.0f} s)",
+                flush=True,
+            )
     stash.rmdir()
     minutes = (time.perf_counter() - start) / 60
     print(

@@ -23,6 +23,7 @@ from utils.checks import recorded
 from utils.course import REPO_ROOT, Assignment
 from utils.graded_cells import code_cells, headers
 
+
 def check_cells(assignment: Assignment, root: Path = REPO_ROOT) -> list[str]:
     """The sources of the graded cells of the assignment's self-contained questions, in notebook order."""
     notebook = nbformat.read(root / assignment.notebook, as_version=4)

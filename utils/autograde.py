@@ -59,10 +59,15 @@ def import_failures(root: Path, modules: list[str], timeout: float = 120) -> dic
     if not ended:
         return {culprit: f"importing it did not finish within {timeout:g} s (is there work at module level?)"}
     detail = proc.stderr.strip()[-300:]
-    return {culprit: f"importing it ended the interpreter (exit code {proc.returncode})" + (f": {detail}" if detail else "")}
+    return {
+        culprit: f"importing it ended the interpreter (exit code {proc.returncode})"
+        + (f": {detail}" if detail else "")
+    }
 
 
-def grade_notebook(path: Path, root: Path, default_timeout: float = QUESTION_TIMEOUT.default) -> NotebookReport:
+def grade_notebook(
+    path: Path, root: Path, default_timeout: float = QUESTION_TIMEOUT.default
+) -> NotebookReport:
     """Grades one notebook whose repository root is root."""
     notebook = nbformat.read(path, as_version=4)
     name = path.relative_to(root).as_posix()
@@ -102,14 +107,18 @@ def format_scorecard(report: NotebookReport) -> str:
 def build_parser(description: str = "Grade notebooks and print a scorecard.") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook of the course")
-    parser.add_argument("--report-dir", type=Path, default=course.REPO_ROOT / "reports", help="where the JSON reports go")
+    parser.add_argument(
+        "--report-dir", type=Path, default=course.REPO_ROOT / "reports", help="where the JSON reports go"
+    )
     QUESTION_TIMEOUT.add_to(parser)
     return parser
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace, root: Path = course.REPO_ROOT) -> int:
     """Grades args.notebooks (paths in this repository) in the copy of it at root; prints the scorecards."""
-    notebooks = [p.resolve() for p in args.notebooks] or [course.REPO_ROOT / a.notebook for a in course.ASSIGNMENTS]
+    notebooks = [p.resolve() for p in args.notebooks] or [
+        course.REPO_ROOT / a.notebook for a in course.ASSIGNMENTS
+    ]
     for path in notebooks:
         if not path.is_file():
             parser.error(f"no notebook at {path}")

@@ -211,9 +211,13 @@ def _stand_in(source: str) -> str:
     except SyntaxError:  # IPython syntax (a magic): nothing of it is kept
         body = []
     imports = [
-        ast.get_source_segment(source, node) for node in body if isinstance(node, (ast.Import, ast.ImportFrom))
+        ast.get_source_segment(source, node)
+        for node in body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
     ]
-    return "\n".join(["# The autograder skipped this cell (it ended the kernel) but for its imports.", *imports])
+    return "\n".join(
+        ["# The autograder skipped this cell (it ended the kernel) but for its imports.", *imports]
+    )
 
 
 def _run_nbval(path: Path, timeouts: Mapping[int, float], default_timeout: float) -> dict[int, CellOutcome]:
@@ -231,5 +235,8 @@ def _run_nbval(path: Path, timeouts: Mapping[int, float], default_timeout: float
     with contextlib.redirect_stdout(log):  # the scorecard is the output; pytest's log only when it broke
         exit_code = pytest.main(args, plugins=[recorder])
     if not recorder.outcomes:
-        print(f"nbval ran no cell of {path.name} (pytest exit code {exit_code}):\n{log.getvalue()}", file=sys.stderr)
+        print(
+            f"nbval ran no cell of {path.name} (pytest exit code {exit_code}):\n{log.getvalue()}",
+            file=sys.stderr,
+        )
     return recorder.outcomes

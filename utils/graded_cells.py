@@ -42,7 +42,9 @@ def graded_cells(notebook: nbformat.NotebookNode, assignment: Assignment | None)
     points and time limits, found in the notebook by id; any other notebook is graded by its headers."""
     found = headers(notebook)
     if assignment is None:
-        return [GradedCell(question_id, points, cell_num) for question_id, (points, cell_num) in found.items()]
+        return [
+            GradedCell(question_id, points, cell_num) for question_id, (points, cell_num) in found.items()
+        ]
     return [
         GradedCell(q.id, q.points, found[q.id][1] if q.id in found else None, q.timeout)
         for q in assignment.questions

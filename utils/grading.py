@@ -6,9 +6,11 @@ what was expected, what came out, and a hint when the result matches a known mis
 
 from __future__ import annotations
 
+import contextlib
 import math
+import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
@@ -79,14 +81,25 @@ def check_close(
     fail(f"{name} is {shown} (relative error {error:.2e}, allowed {tol:.0e})", hint)
 
 
-def best_time(fn: Callable[[], object], repeats: int = 5) -> float:
-    """The fastest of repeats runs of fn, in seconds (the least disturbed by other work)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """torch runs on one intra-op thread inside the block; the caller's setting comes back afterwards.
+
+    Timed with several threads, a small op can wait at a barrier for a pool thread that a busy machine
+    does not schedule, and such a stall can outlast a whole measurement; with one thread there is no pool.
+    """
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _seconds(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def check_speedup(
@@ -95,17 +108,24 @@ def check_speedup(
     slow: Callable[[], object],
     min_speedup: float,
     hint: str | None = None,
+    rounds: int = 3,
+    fast_runs: int = 7,
 ) -> float:
-    """fast runs at least min_speedup times faster than slow; returns the measured speedup."""
-    fast()  # warm-up: the first call pays for allocations and lazy initialisation
-    # The fast version is cheap: more repeats make its best time robust to a busy machine.
-    slow_time, fast_time = best_time(slow, repeats=2), best_time(fast, repeats=20)
-    speedup = slow_time / max(fast_time, 1e-9)
+    """fast runs at least min_speedup times faster than slow; returns the measured speedup.
+
+    Both run on one thread, interleaved (each round times slow once, then fast fast_runs times), so that
+    a stretch of load hits both; the speedup is slow's median over fast's minimum, which a stall of the
+    machine lowers only if it lasts through every fast run.
+    """
+    with one_thread():
+        fast()  # warm-up: the first call pays for allocations and lazy initialisation
+        slow_times, fast_times = [], []
+        for _ in range(rounds):
+            slow_times.append(_seconds(slow))
+            fast_times.extend(_seconds(fast) for _ in range(fast_runs))
+    speedup = statistics.median(slow_times) / max(min(fast_times), 1e-9)
     if speedup < min_speedup:
-        fail(
-            f"{name} is {speedup:.1f}x faster than the naive version, expected at least {min_speedup:g}x",
-            hint,
-        )
+        fail(f"{name} is {speedup:.1f}x faster than the naive version, expected at least {min_speedup:g}x", hint)
     return speedup
 
 

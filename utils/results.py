@@ -23,9 +23,13 @@ class Status(str, enum.Enum):
     @property
     def mark(self) -> str:
         """The scorecard's short word for it."""
-        return {"passed": "ok", "failed": "FAIL", "not_implemented": "TODO", "error": "ERROR", "timeout": "TIME"}[
-            self.value
-        ]
+        return {
+            "passed": "ok",
+            "failed": "FAIL",
+            "not_implemented": "TODO",
+            "error": "ERROR",
+            "timeout": "TIME",
+        }[self.value]
 
 
 class MalformedReport(ValueError):
@@ -102,7 +106,9 @@ class NotebookReport:
         return report
 
     @classmethod
-    def all_failed(cls, notebook: str, questions, status: Status, message: str, cause: str = "") -> NotebookReport:
+    def all_failed(
+        cls, notebook: str, questions, status: Status, message: str, cause: str = ""
+    ) -> NotebookReport:
         """Every question (anything with an id and points) at status with the same message: nothing could
         be graded, for the reason cause (default: the message)."""
         results = [QuestionResult(q.id, q.points, status, message) for q in questions]

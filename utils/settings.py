@@ -18,9 +18,16 @@ class Setting:
         return self.flag.lstrip("-").replace("-", "_")
 
     def add_to(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(self.flag, type=type(self.default), default=self.default, help=f"{self.help} (default {self.default:g})")
+        parser.add_argument(
+            self.flag,
+            type=type(self.default),
+            default=self.default,
+            help=f"{self.help} (default {self.default:g})",
+        )
 
 
 QUESTION_TIMEOUT = Setting(
-    "--timeout", 300.0, "seconds a graded cell may run, unless the course registry gives its question a limit of its own"
+    "--timeout",
+    300.0,
+    "seconds a graded cell may run, unless the course registry gives its question a limit of its own",
 )

@@ -17,7 +17,13 @@ from pathlib import Path
 from tools.grading.limits import MAX_FILE_BYTES
 from utils.course import REPO_ROOT
 
-HIDDEN_PATHS = ("solutions", "tools", "tests", "benchmarks", ".git")  # of the repository, hidden from student code
+HIDDEN_PATHS = (
+    "solutions",
+    "tools",
+    "tests",
+    "benchmarks",
+    ".git",
+)  # of the repository, hidden from student code
 FIRST_STUDENT_UID = 61000  # student i's processes run as FIRST_STUDENT_UID + i
 
 
@@ -38,7 +44,9 @@ def isolation_prefix(hidden: list[Path], uid: int | None, stash: Path | None = N
     When the interpreter lives under a folder others cannot enter (e.g. /root), an empty folder is mounted
     over that folder too and only the interpreter's branch is moved back into it, through stash (an empty
     folder of ours): the user can run Python without seeing the rest."""
-    steps = ["ip link set lo up"] + [f"mount -t tmpfs -o size=64k,mode=555 none {shlex.quote(str(p))}" for p in hidden]
+    steps = ["ip link set lo up"] + [
+        f"mount -t tmpfs -o size=64k,mode=555 none {shlex.quote(str(p))}" for p in hidden
+    ]
     blocked = _unreachable_ancestor(Path(sys.prefix)) if uid is not None else None
     if blocked and stash:
         ancestor, child = (shlex.quote(str(p)) for p in blocked)
@@ -48,7 +56,9 @@ def isolation_prefix(hidden: list[Path], uid: int | None, stash: Path | None = N
             f"mkdir {child}",
             f"mount --move {stash} {child}",
         ]
-    run = f'exec setpriv --reuid {uid} --regid {uid} --clear-groups -- "$@"' if uid is not None else 'exec "$@"'
+    run = (
+        f'exec setpriv --reuid {uid} --regid {uid} --clear-groups -- "$@"' if uid is not None else 'exec "$@"'
+    )
     script = " && ".join(steps + [run])
     return ["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc", "--", "sh", "-c", script, "sh"]
 

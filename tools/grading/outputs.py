@@ -60,7 +60,9 @@ def write_grades_csv(out: Path) -> None:
     results = [SubmissionResult.from_json(json.loads(p.read_text())) for p in sorted(out.glob("*.json"))]
     columns: dict[str, None] = {}  # ordered, without repeats
     for result in results:
-        columns.update((f"{Path(r.notebook).stem}/{q.id}", None) for r in result.notebooks for q in r.questions)
+        columns.update(
+            (f"{Path(r.notebook).stem}/{q.id}", None) for r in result.notebooks for q in r.questions
+        )
     rows = []
     for result in results:
         earned = {f"{Path(r.notebook).stem}/{q.id}": q.earned for r in result.notebooks for q in r.questions}

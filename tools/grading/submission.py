@@ -66,11 +66,16 @@ def _run_notebooks(
     reports = []
     for assignment in assignments:
         try:
-            report = validated(json.loads((reports_dir / f"{Path(assignment.notebook).stem}.json").read_text()), assignment)
+            report = validated(
+                json.loads((reports_dir / f"{Path(assignment.notebook).stem}.json").read_text()), assignment
+            )
         except (OSError, ValueError):
             report = None
         if report is None:
-            why = problem or "the autograder left no valid report (did the code end the process or write over it?)"
+            why = (
+                problem
+                or "the autograder left no valid report (did the code end the process or write over it?)"
+            )
             report = NotebookReport.all_failed(assignment.notebook, assignment.questions, status, why)
         reports.append(report)
     return reports, output.decode("utf-8", "replace")[-2000:] if problem else ""

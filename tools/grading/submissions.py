@@ -21,7 +21,9 @@ def find_submissions(folder: Path) -> dict[str, Path]:
 
 def _pick(candidates: list[str]) -> str:
     """The best of several paths of one module name: utils/<topic>.py first, then the shallowest."""
-    return min(candidates, key=lambda name: (not name.endswith(f"utils/{Path(name).name}"), name.count("/"), name))
+    return min(
+        candidates, key=lambda name: (not name.endswith(f"utils/{Path(name).name}"), name.count("/"), name)
+    )
 
 
 def read_modules(submission: Path, names: list[str]) -> dict[str, str]:
@@ -33,13 +35,20 @@ def read_modules(submission: Path, names: list[str]) -> dict[str, str]:
             if p.name in wanted and p.is_file() and not p.is_symlink():
                 by_name.setdefault(p.name, []).append(p.relative_to(submission).as_posix())
         return {
-            wanted[name]: (submission / _pick(paths)).read_bytes()[:MAX_MODULE_BYTES].decode("utf-8", "replace")
+            wanted[name]: (submission / _pick(paths))
+            .read_bytes()[:MAX_MODULE_BYTES]
+            .decode("utf-8", "replace")
             for name, paths in by_name.items()
         }
     with zipfile.ZipFile(submission) as archive:
         for info in archive.infolist():
-            if Path(info.filename).name in wanted and not info.is_dir() and info.file_size <= MAX_MODULE_BYTES:
+            if (
+                Path(info.filename).name in wanted
+                and not info.is_dir()
+                and info.file_size <= MAX_MODULE_BYTES
+            ):
                 by_name.setdefault(Path(info.filename).name, []).append(info.filename)
         return {
-            wanted[name]: archive.read(_pick(paths)).decode("utf-8", "replace") for name, paths in by_name.items()
+            wanted[name]: archive.read(_pick(paths)).decode("utf-8", "replace")
+            for name, paths in by_name.items()
         }

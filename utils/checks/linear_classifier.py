@@ -361,7 +361,9 @@ def check_search_params(get_params: Callable, name: str, max_pairs: int = 25) ->
     report_pass(name, f"{len(learning_rates) * len(regs)} combinations")
 
 
-def check_search_accuracy(model: str, val_accuracy: float, test_accuracy: float, dataset: str, params: str) -> None:
+def check_search_accuracy(
+    model: str, val_accuracy: float, test_accuracy: float, dataset: str, params: str
+) -> None:
     """The best model of the notebook's search reaches the dataset's goals; params names the grid's function."""
     val_goal, test_goal = SEARCH_ACCURACY_GOALS[dataset]
     hint = (

@@ -306,4 +306,6 @@ def check_simclr_training(simclr_accuracy: float, random_accuracy: float, raw_ac
     """The trained encoder's linear probe beats a random encoder's by 10 points, and raw pixels'."""
     hint = "check that the loss falls during training; a loss stuck near log(2N - 1) means the step does not learn"
     check_accuracy("SimCLR linear-probe accuracy", simclr_accuracy, random_accuracy + 0.10, hint)
-    check_accuracy("SimCLR linear-probe accuracy (against raw pixels)", simclr_accuracy, raw_accuracy + 1e-9, hint)
+    check_accuracy(
+        "SimCLR linear-probe accuracy (against raw pixels)", simclr_accuracy, raw_accuracy + 1e-9, hint
+    )

@@ -17,7 +17,9 @@ STUB_HEADER = "# Student version"
 def untouched(assignment) -> bool:
     """Whether every TODO of the assignment's student module still raises."""
     text = (REPO_ROOT / assignment.student_module).read_text()
-    return text.startswith(STUB_HEADER) and text.count("# TODO: ") == text.count("not implemented yet; fill the TODO")
+    return text.startswith(STUB_HEADER) and text.count("# TODO: ") == text.count(
+        "not implemented yet; fill the TODO"
+    )
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.topic)
