@@ -75,7 +75,9 @@ def all_cases() -> dict[str, Case]:
             a, hidden.ALTERNATIVE, parameters=hidden.QUICK_PARAMETERS
         )
         for name, mutant in hidden.MUTANTS.items():
-            cases[f"{a.topic}/{name}"] = Case(a, mutant.source, parameters=hidden.QUICK_PARAMETERS)
+            if mutant.notebook:
+                parameters = {} if mutant.full_run else hidden.QUICK_PARAMETERS
+                cases[f"{a.topic}/{name}"] = Case(a, mutant.source, parameters=parameters)
     linear = by_topic("linear_classifier")
     for name, source in BROKEN.items():
         args = ("--timeout", "8") if name == "infinite_loop" else ()

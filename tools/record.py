@@ -1,61 +1,33 @@
 """Public checks without oracle code: record the oracles' results on the reference, and rewrite the
 check modules so that their oracles replay them (see utils/checks/recorded.py).
 
-Recording runs the graded cells of every self-contained question (utils/course.py), exactly as the
-notebook writes them and in its order, with the reference module in place of the student's, and keeps
-every oracle call.
+Recording runs the graded cells of every self-contained question (tools/check_cells.py) with the
+reference module in place of the student's, and keeps every oracle call.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
 import importlib
-import io
-import sys
 from pathlib import Path
 
-import nbformat
 import torch
 
+from tools.check_cells import run_check_cells
 from utils import course
 from utils.checks import recorded
 from utils.course import REPO_ROOT, Assignment
-from utils.graded_cells import code_cells, headers
-
-
-def check_cells(assignment: Assignment, root: Path = REPO_ROOT) -> list[str]:
-    """The sources of the graded cells of the assignment's self-contained questions, in notebook order."""
-    notebook = nbformat.read(root / assignment.notebook, as_version=4)
-    cells, found = code_cells(notebook), headers(notebook)
-    wanted = {q.id for q in assignment.questions if q.self_contained}
-    return [cells[cell_num].source for question_id, (_, cell_num) in found.items() if question_id in wanted]
-
-
-@contextlib.contextmanager
-def reference_as_student_module(topic: str):
-    """utils.<topic> resolves to solutions.<topic> inside the block."""
-    name = f"utils.{topic}"
-    saved = sys.modules.get(name)
-    sys.modules[name] = importlib.import_module(f"solutions.{topic}")
-    try:
-        yield sys.modules[name]
-    finally:
-        if saved is None:
-            del sys.modules[name]
-        else:
-            sys.modules[name] = saved
+from utils.results import Status
 
 
 def record(assignment: Assignment, root: Path = REPO_ROOT) -> list[dict]:
-    """Every oracle call the notebook's checks make on the reference solution of the assignment. The cells
-    share one namespace, as in a kernel, so a cell may use a check an earlier cell imported."""
-    name = Path(assignment.notebook).name
-    with reference_as_student_module(assignment.topic) as module, recorded.recording() as calls:
-        namespace = dict(vars(module))
-        for source in check_cells(assignment, root):
-            with contextlib.redirect_stdout(io.StringIO()):
-                exec(compile(source, f"<{name} graded cell>", "exec"), namespace)  # noqa: S102
+    """Every oracle call the self-contained questions' checks make on the reference solution."""
+    reference = importlib.import_module(f"solutions.{assignment.topic}")
+    with recorded.recording() as calls:
+        outcomes = run_check_cells(assignment, reference, root)
+    failing = {q: o.message for q, o in outcomes.items() if o.status is not Status.PASSED}
+    if failing:
+        raise RuntimeError(f"the reference fails its own checks, nothing recorded: {failing}")
     return calls
 
 

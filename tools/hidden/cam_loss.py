@@ -144,6 +144,50 @@ MUTANTS = {
         {"cam_loss": "normalize both maps before comparing"},
         {"cam_loss_train_step"},
     ),
+    # Graded in-process only (tests/test_teeth.py), but for the train step's, which training needs.
+    "naive_cam_keeps_the_last_channel": Mutant(
+        mutate(
+            _REFERENCE,
+            "make_cam_naive",
+            "cams[b] += fc_weight[labels[b], k] * feature_map[b, k]",
+            "cams[b] = fc_weight[labels[b], k] * feature_map[b, k]",
+        ),
+        {"make_cam_naive": "wrong value"},
+        {"make_cam"},
+        notebook=False,
+    ),
+    "vectorized_cam_calls_the_loop": Mutant(
+        mutate(
+            _REFERENCE,
+            "make_cam",
+            "    B, K, H, W = feature_map.shape\n    weights",
+            "    return make_cam_naive(feature_map, labels, fc_weight)\n    B, K, H, W = feature_map.shape\n    weights",
+        ),
+        {"make_cam": "faster than the naive version"},
+        notebook=False,
+    ),
+    "caam_averaged_not_summed": Mutant(
+        mutate(_REFERENCE, "make_caam", "caam = feature_map.sum(dim=1)", "caam = feature_map.mean(dim=1)"),
+        {"make_caam": "wrong value"},
+        {"cam_loss", "cam_loss_train_step"},
+        notebook=False,
+    ),
+    "mass_inside_by_area": Mutant(
+        mutate(
+            _REFERENCE,
+            "cam_mass_inside",
+            "    inside = (maps * masks).sum(dim=(1, 2))\n    total = maps.sum(dim=(1, 2))\n",
+            "    inside = (maps * masks).sum(dim=(1, 2)) / masks.sum(dim=(1, 2)).clamp(min=1)\n"
+            "    total = maps.mean(dim=(1, 2))\n",
+        ),
+        {"localization": "not mean inside / mean overall"},
+        notebook=False,
+    ),
+    "train_step_without_backward": Mutant(
+        mutate(_REFERENCE, "cam_loss_train_step", "    total.backward()\n", ""),
+        {"cam_loss_train_step": "unchanged", "cam_training": "accuracy"},
+        full_run=True,
+    ),
 }
 
 HIDDEN_ONLY_MUTANTS: dict[str, HiddenOnlyMutant] = {}

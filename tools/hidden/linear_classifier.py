@@ -143,6 +143,50 @@ MUTANTS = {
             "softmax_search": "accuracy",
         },
     ),
+    # Graded in-process only (tests/test_teeth.py): they break self-contained questions alone.
+    "softmax_naive_gradient_of_half_the_regularization": Mutant(
+        mutate(
+            _REFERENCE,
+            "softmax_loss_naive",
+            "dW = dW / num_train + 2 * reg * W",
+            "dW = dW / num_train + reg * W",
+        ),
+        {"softmax_loss_naive": "not reg * W"},
+        notebook=False,
+    ),
+    "svm_grid_too_large": Mutant(
+        mutate(
+            _REFERENCE,
+            "svm_get_search_params",
+            "regularization_strengths = [1e-4, 1e-3, 1e-2]",
+            "regularization_strengths = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]",
+        ),
+        {"svm_get_search_params": "keep the search quick"},
+        {"svm_search"},
+        notebook=False,
+    ),
+    "softmax_grid_left_empty": Mutant(
+        mutate(
+            _REFERENCE,
+            "softmax_get_search_params",
+            "regularization_strengths = [1e-4, 1e-3, 1e-2]",
+            "regularization_strengths = []",
+        ),
+        {"softmax_get_search_params": "at least one value"},
+        {"softmax_search"},
+        notebook=False,
+    ),
+    "softmax_vectorized_calls_the_loop": Mutant(
+        mutate(
+            _REFERENCE,
+            "softmax_loss_vectorized",
+            "    num_train = X.shape[0]\n    rows = torch.arange(num_train, device=X.device)\n    scores = linear_scores(W, X)\n",
+            "    return softmax_loss_naive(W, X, y, reg)\n",
+        ),
+        {"softmax_vectorized_speedup": "faster than the naive version"},
+        {"softmax_search"},
+        notebook=False,
+    ),
 }
 # Mistakes the notebooks' public checks miss (their inputs are float64 and have several samples).
 HIDDEN_ONLY_MUTANTS = {

@@ -20,6 +20,10 @@ class Mutant:
     source: str
     must_fail: dict[str, str]  # question -> words its message must hold (the hint that fixes the mistake)
     may_fail: frozenset[str] = field(default_factory=frozenset)  # questions downstream of the mistake
+    # Also graded through the notebook (tests/test_autograde.py), not only by running the graded cells of
+    # self-contained questions in-process (tests/test_teeth.py); needed when it breaks a training question.
+    notebook: bool = True
+    full_run: bool = False  # its notebook run keeps the notebook's own parameters (not QUICK_PARAMETERS)
 
 
 @dataclass(frozen=True)

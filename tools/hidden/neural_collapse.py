@@ -167,6 +167,71 @@ MUTANTS = {
         ),
         {"long_tailed_indices": "class 0 keeps the most"},
     ),
+    # Graded in-process only (tests/test_teeth.py): they break self-contained questions alone.
+    "gram_target_off_by_one": Mutant(
+        mutate(_REFERENCE, "etf_gram_target", "-1.0 / (C - 1)", "-1.0 / C"),
+        {"etf_gram_target": "-1/(C-1), not -1/C"},
+        {
+            "etf_objective_naive",
+            "etf_objective",
+            "etf_gradient_descent",
+            "simplex_etf",
+            "etf_classifier",
+            "nc2",
+        },
+        notebook=False,
+    ),
+    "naive_objective_gradient_half": Mutant(
+        mutate(_REFERENCE, "etf_objective_naive", "            grad[:, j] += 2 * error * W[:, i]\n", ""),
+        {"etf_objective_naive": "gradient"},
+        {"etf_objective"},
+        notebook=False,
+    ),
+    "objective_gradient_without_the_factor_4": Mutant(
+        mutate(_REFERENCE, "etf_objective", "grad = 4 * W @ error", "grad = 2 * W @ error"),
+        {"etf_objective": "gradient"},
+        {"etf_gradient_descent"},
+        notebook=False,
+    ),
+    "descent_steps_up_the_gradient": Mutant(
+        mutate(_REFERENCE, "etf_by_gradient_descent", "W = W - lr * grad", "W = W + lr * grad"),
+        {"etf_gradient_descent": "tol"},
+        notebook=False,
+    ),
+    "dot_regression_without_the_half": Mutant(
+        mutate(
+            _REFERENCE,
+            "dot_regression_loss",
+            "loss = 0.5 * ((cosine - 1) ** 2).mean()",
+            "loss = ((cosine - 1) ** 2).mean()",
+        ),
+        {"dot_regression_loss": "1/2"},
+        notebook=False,
+    ),
+    "equinorm_without_the_mean": Mutant(
+        mutate(
+            _REFERENCE, "neural_collapse_metrics", "(norms.std() / norms.mean()).item()", "norms.std().item()"
+        ),
+        {"nc2": "nc2_equinorm"},
+        notebook=False,
+    ),
+    "nc3_without_normalizing": Mutant(
+        mutate(
+            _REFERENCE, "neural_collapse_metrics", "(W / W.norm() - M / M.norm()).norm()", "(W - M).norm()"
+        ),
+        {"nc3": "nc3"},
+        notebook=False,
+    ),
+    "nc4_farthest_mean": Mutant(
+        mutate(
+            _REFERENCE,
+            "neural_collapse_metrics",
+            "torch.cdist(h, means).argmin(dim=1)",
+            "torch.cdist(h, means).argmax(dim=1)",
+        ),
+        {"nc4": "nc4"},
+        notebook=False,
+    ),
 }
 
 HIDDEN_ONLY_MUTANTS: dict[str, HiddenOnlyMutant] = {}

@@ -94,6 +94,34 @@ MUTANTS = {
         ),
         {"compute_train_transform": "colour jitter is essential"},
     ),
+    # Graded in-process only (tests/test_teeth.py), but for the train step's, which training needs.
+    "cosine_without_normalization": Mutant(
+        mutate(
+            _REFERENCE,
+            "sim",
+            "torch.dot(z_i, z_j) / (torch.linalg.norm(z_i) * torch.linalg.norm(z_j))",
+            "torch.dot(z_i, z_j)",
+        ),
+        {"sim": "both norms"},
+        {"simclr_loss_naive"},
+        notebook=False,
+    ),
+    "positive_pairs_without_a_column": Mutant(
+        mutate(
+            _REFERENCE,
+            "sim_positive_pairs",
+            "F.cosine_similarity(out_left, out_right, dim=1).unsqueeze(1)",
+            "F.cosine_similarity(out_left, out_right, dim=1)",
+        ),
+        {"sim_positive_pairs": "expected (6, 1)"},
+        {"simclr_loss_vectorized", "simclr_train_step"},
+        notebook=False,
+    ),
+    "train_step_never_steps": Mutant(
+        mutate(_REFERENCE, "simclr_train_step", "    optimizer.step()\n", ""),
+        {"simclr_train_step": "did not change the model's parameters", "simclr_training": "accuracy"},
+        full_run=True,
+    ),
 }
 
 HIDDEN_ONLY_MUTANTS: dict[str, HiddenOnlyMutant] = {}

@@ -75,16 +75,18 @@ def _target_off_by_one(C: int) -> torch.Tensor:
     return torch.eye(C, dtype=torch.float64) - 1 / C
 
 
+@oracle
+def _target_off_the_diagonal_only(C: int) -> torch.Tensor:
+    """The same mistake with the diagonal kept at 1."""
+    return torch.eye(C, dtype=torch.float64) * (1 + 1 / C) - 1 / C
+
+
 def check_etf_gram_target(etf_gram_target: Callable) -> None:
+    hint = "off the diagonal: -1/(C-1), not -1/C"
     for C in (2, 3, 10):
         M = check_shape(f"etf_gram_target({C})", etf_gram_target(C), (C, C))
-        check_close(
-            f"etf_gram_target({C})",
-            M,
-            _target(C),
-            tol=1e-15,
-            mistakes=[(_target_off_by_one(C), "off the diagonal: -1/(C-1), not -1/C")],
-        )
+        mistakes = [(_target_off_by_one(C), hint), (_target_off_the_diagonal_only(C), hint)]
+        check_close(f"etf_gram_target({C})", M, _target(C), tol=1e-15, mistakes=mistakes)
     _expect_value_error(lambda: etf_gram_target(1), "C = 1")
     report_pass("etf_gram_target")
 

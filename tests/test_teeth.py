@@ -1,0 +1,57 @@
+"""Teeth: every mutant (tools/hidden/<topic>.py) fails exactly the self-contained questions it breaks,
+with the hint that fixes it, when the notebook's graded cells run against it in this process
+(tools/check_cells.py); the reference and the correct variant pass them all. Mutants that break a
+question needing the notebook's run (training, searches) are also graded through the notebook
+(tests/test_autograde.py)."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from tools.check_cells import module_from_source, run_check_cells
+from tools.hidden import material
+from tools.hidden.mutation import solution_source
+from utils.course import ASSIGNMENTS, by_topic
+from utils.results import Status
+
+MUTANTS = [(a.topic, name) for a in ASSIGNMENTS for name in material(a.topic).MUTANTS]
+
+
+@functools.cache
+def outcomes(topic: str, source: str) -> dict:
+    return run_check_cells(by_topic(topic), module_from_source(topic, source))
+
+
+def self_contained(topic: str) -> set[str]:
+    return {q.id for q in by_topic(topic).questions if q.self_contained}
+
+
+@pytest.mark.parametrize("topic", [a.topic for a in ASSIGNMENTS])
+def test_the_reference_and_the_correct_variant_pass_every_self_contained_question(topic):
+    for source in (solution_source(topic), material(topic).ALTERNATIVE):
+        failing = {q: o.message for q, o in outcomes(topic, source).items() if o.status is not Status.PASSED}
+        assert not failing
+    assert set(outcomes(topic, solution_source(topic))) == self_contained(topic)
+
+
+@pytest.mark.parametrize("topic,name", MUTANTS)
+def test_a_mutant_fails_exactly_the_self_contained_questions_it_breaks(topic, name):
+    mutant = material(topic).MUTANTS[name]
+    got = outcomes(topic, mutant.source)
+    for question, words in mutant.must_fail.items():
+        if question in self_contained(topic):
+            assert got[question].status is Status.FAILED, f"{question}: {got[question]}"
+            assert words in got[question].message, f"{question}: {got[question].message!r}"
+    untouched = self_contained(topic) - set(mutant.must_fail) - set(mutant.may_fail)
+    assert {q: got[q].status for q in untouched} == dict.fromkeys(untouched, Status.PASSED), {
+        q: got[q].message for q in untouched if got[q].status is not Status.PASSED
+    }
+
+
+@pytest.mark.parametrize("topic,name", MUTANTS)
+def test_a_mutant_graded_only_in_process_breaks_only_self_contained_questions(topic, name):
+    mutant = material(topic).MUTANTS[name]
+    if not mutant.notebook:
+        assert set(mutant.must_fail) <= self_contained(topic), "grade it through the notebook (notebook=True)"
