@@ -15,6 +15,8 @@ from tests.autograde_cases import BROKEN
 from tools.hidden import material
 from utils.course import ASSIGNMENTS, by_topic
 
+pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
+
 TOPICS = [a.topic for a in ASSIGNMENTS]
 PINNED = Path(__file__).with_name("fixtures") / "reports_before_the_registry.json"
 
@@ -54,7 +56,9 @@ def test_stubs_fail_every_question_as_not_implemented(graded, topic):
     assert all("not implemented yet" in q["message"] for q in report["questions"])
 
 
-@pytest.mark.parametrize("topic,name", [(t, n) for t in TOPICS for n, m in material(t).MUTANTS.items() if m.notebook])
+@pytest.mark.parametrize(
+    "topic,name", [(t, n) for t in TOPICS for n, m in material(t).MUTANTS.items() if m.notebook]
+)
 def test_mutant_loses_exactly_the_questions_it_breaks(graded, topic, name):
     mutant, hidden = material(topic).MUTANTS[name], material(topic)
     report, _ = graded[f"{topic}/{name}"]

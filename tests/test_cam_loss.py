@@ -160,12 +160,12 @@ def test_cam_loss_value_and_where_its_gradients_go():
 @pytest.mark.parametrize(
     "mangle,words",
     [
-        (lambda f, l, w: (f, l + 7, w), "labels should lie in [0, 7)"),
-        (lambda f, l, w: (f, l - 1 - l.max(), w), "labels should lie in [0, 7)"),
-        (lambda f, l, w: (f[:, :3], l, w), "K = 3 channels"),
-        (lambda f, l, w: (f[0], l, w), "(B, K, H, W)"),
-        (lambda f, l, w: (f, l[:2], w), "one per feature map"),
-        (lambda f, l, w: (f, l.double(), w), "integer class indices"),
+        (lambda f, y, w: (f, y + 7, w), "labels should lie in [0, 7)"),
+        (lambda f, y, w: (f, y - 1 - y.max(), w), "labels should lie in [0, 7)"),
+        (lambda f, y, w: (f[:, :3], y, w), "K = 3 channels"),
+        (lambda f, y, w: (f[0], y, w), "(B, K, H, W)"),
+        (lambda f, y, w: (f, y[:2], w), "one per feature map"),
+        (lambda f, y, w: (f, y.double(), w), "integer class indices"),
     ],
 )
 @pytest.mark.parametrize("function", [cl.make_cam_naive, cl.make_cam])

@@ -21,6 +21,8 @@ from tools.hidden import linear_classifier as linear
 from tools.hidden.mutation import mutate, solution_source
 from utils.course import REPO_ROOT, by_topic
 
+pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
+
 NOTEBOOK = by_topic("linear_classifier").notebook
 REFERENCE = solution_source("linear_classifier")
 FIRST_LINE = "    num_train, num_classes = X.shape[0], W.shape[1]\n"

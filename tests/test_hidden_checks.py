@@ -14,6 +14,8 @@ from tools.sandbox import Child
 from tools.workspace import student_copy
 from utils.course import topics
 
+pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
+
 TOPICS = topics()
 HIDDEN_ONLY = [(t, n) for t in TOPICS for n in material(t).HIDDEN_ONLY_MUTANTS]
 

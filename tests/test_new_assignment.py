@@ -17,12 +17,16 @@ from tools.new_assignment import SETUP_CELL
 from tools.workspace import copy_repository
 from utils.course import ASSIGNMENTS, REPO_ROOT
 
+pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
+
 TOPIC = "scaffolded_demo"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def run(root: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, *args], cwd=root, capture_output=True, text=True, env=ENV, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, *args], cwd=root, capture_output=True, text=True, env=ENV, timeout=timeout
+    )
     assert proc.returncode == 0, f"{args}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
 
@@ -64,7 +68,16 @@ def test_the_batch_grader_grades_it(scaffolded, tmp_path):
     student = tmp_path / "class" / "ada" / "utils"
     student.mkdir(parents=True)
     (student / f"{TOPIC}.py").write_text((root / "solutions" / f"{TOPIC}.py").read_text())
-    run(root, "-m", "tools.grade", str(tmp_path / "class"), "--out", str(tmp_path / "grades"), "--notebooks", notebook)
+    run(
+        root,
+        "-m",
+        "tools.grade",
+        str(tmp_path / "class"),
+        "--out",
+        str(tmp_path / "grades"),
+        "--notebooks",
+        notebook,
+    )
     result = json.loads((tmp_path / "grades" / "ada.json").read_text())
     assert result["earned"] == result["max"] == 1
     assert result["notebooks"][0]["questions"][0]["hidden"] == "2/2 passed"
@@ -79,7 +92,12 @@ def test_the_release_holds_it_without_leaks(scaffolded, tmp_path):
 
 def test_the_suite_s_convention_tests_pass_on_it(scaffolded):
     root, _ = scaffolded
-    tests = ["tests/test_course.py", "tests/test_notebook_format.py", "tests/test_stubs.py", f"tests/test_{TOPIC}.py"]
+    tests = [
+        "tests/test_course.py",
+        "tests/test_notebook_format.py",
+        "tests/test_stubs.py",
+        f"tests/test_{TOPIC}.py",
+    ]
     run(root, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests)
 
 

@@ -19,6 +19,8 @@ import pytest
 
 from tools.workspace import override_parameters, workspace
 
+pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
+
 
 def write_random_cifar10(folder, images_per_batch: int = 260, num_test: int = 200, seed: int = 0) -> None:
     """data_batch_1..5, test_batch and batches.meta, as in cifar-10-python.tar.gz, with random content."""

@@ -72,6 +72,9 @@ def test_replay_source_removes_oracle_bodies_and_revealing_module_docs():
 
 
 def test_an_oracle_must_be_defined_at_module_level():
-    nested = "from utils.checks.recorded import oracle\n\ndef check():\n    @oracle\n    def inner(x):\n        return x\n"
+    nested = (
+        "from utils.checks.recorded import oracle\n\n"
+        "def check():\n    @oracle\n    def inner(x):\n        return x\n"
+    )
     with pytest.raises(ValueError, match="module level"):
         replay_source(nested, "topic")

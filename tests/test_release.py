@@ -18,6 +18,8 @@ from tools.hidden import material
 from tools.workspace import override_parameters, reference_modules, workspace
 from utils.course import ASSIGNMENTS, REPO_ROOT, by_topic
 
+pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
+
 TOPICS = [a.topic for a in ASSIGNMENTS]
 
 

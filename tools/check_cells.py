@@ -52,7 +52,9 @@ def as_student_module(topic: str, module: types.ModuleType) -> Iterator[types.Mo
             sys.modules[name] = saved
 
 
-def run_check_cells(assignment: Assignment, module: types.ModuleType, root: Path = REPO_ROOT) -> dict[str, CellOutcome]:
+def run_check_cells(
+    assignment: Assignment, module: types.ModuleType, root: Path = REPO_ROOT
+) -> dict[str, CellOutcome]:
     """Each self-contained question's outcome with module as the student's. The cells share one namespace,
     as in a kernel, so a cell may use a check an earlier cell imported."""
     outcomes = {}

@@ -70,7 +70,8 @@ def replay_source(source: str, topic: str) -> str:
                 docstring.lineno,
                 docstring.end_lineno,
                 [
-                    f'"""{title}\n\nExpected values are the reference\'s, recorded in utils/checks/expected/{topic}.pt:\n'
+                    f'"""{title}\n\nExpected values are the reference\'s, '
+                    f"recorded in utils/checks/expected/{topic}.pt:\n"
                     'each oracle below replays the recorded result of the call with the same inputs.\n"""\n'
                 ],
             )

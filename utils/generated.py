@@ -277,7 +277,8 @@ def make_digit_canvas(
         or len(digits) == 0
     ):
         raise ValueError(
-            f"digits should be (M, 1, 8, 8) with M >= 1 and labels (M,); got {tuple(digits.shape)} and {tuple(labels.shape)}"
+            "digits should be (M, 1, 8, 8) with M >= 1 and labels (M,); "
+            f"got {tuple(digits.shape)} and {tuple(labels.shape)}"
         )
     gen = torch.Generator().manual_seed(seed)
     n = num_images

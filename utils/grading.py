@@ -125,7 +125,10 @@ def check_speedup(
             fast_times.extend(_seconds(fast) for _ in range(fast_runs))
     speedup = statistics.median(slow_times) / max(min(fast_times), 1e-9)
     if speedup < min_speedup:
-        fail(f"{name} is {speedup:.1f}x faster than the naive version, expected at least {min_speedup:g}x", hint)
+        fail(
+            f"{name} is {speedup:.1f}x faster than the naive version, expected at least {min_speedup:g}x",
+            hint,
+        )
     return speedup
 
 

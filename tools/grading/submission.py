@@ -113,14 +113,14 @@ def grade_submission(
     student: str,
     modules: Mapping[str, str],
     assignments: list[Assignment],
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
     prefix: list[str] | None = None,
     uid: int | None = None,
     root: Path = REPO_ROOT,
 ) -> SubmissionResult:
     """Grades one student's modules on the assignments' canonical notebooks and hidden checks. With prefix
     and uid, every process of the submission runs under that prefix (tools.grading.isolation) as uid."""
-    start = time.perf_counter()
+    start, limits = time.perf_counter(), limits or Limits()
     with student_copy(modules, root) as copy:
         home = copy / ".home"  # caches and runtime files of jupyter and matplotlib
         home.mkdir()

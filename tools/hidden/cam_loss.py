@@ -161,7 +161,8 @@ MUTANTS = {
             _REFERENCE,
             "make_cam",
             "    B, K, H, W = feature_map.shape\n    weights",
-            "    return make_cam_naive(feature_map, labels, fc_weight)\n    B, K, H, W = feature_map.shape\n    weights",
+            "    return make_cam_naive(feature_map, labels, fc_weight)\n"
+            "    B, K, H, W = feature_map.shape\n    weights",
         ),
         {"make_cam": "faster than the naive version"},
         notebook=False,

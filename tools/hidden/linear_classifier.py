@@ -63,7 +63,10 @@ def _is_a_batch(args, output) -> str | None:
         return "the output should be a tuple (X_batch, y_batch) of tensors"
     X_batch, y_batch = output
     if X_batch.shape != (batch_size, X.shape[1]) or y_batch.shape != (batch_size,):
-        return f"the batch has shapes {tuple(X_batch.shape)} and {tuple(y_batch.shape)}, expected {(batch_size, X.shape[1])} and {(batch_size,)}"
+        return (
+            f"the batch has shapes {tuple(X_batch.shape)} and {tuple(y_batch.shape)}, "
+            f"expected {(batch_size, X.shape[1])} and {(batch_size,)}"
+        )
     rows = (X_batch.double()[:, None, :] == X[None]).all(dim=2).float().argmax(dim=1)
     if not (X_batch.double() == X[rows]).all() or rows.max() >= num_train:
         return f"some rows of X_batch are not among the first num_train = {num_train} rows of X"
@@ -180,7 +183,8 @@ MUTANTS = {
         mutate(
             _REFERENCE,
             "softmax_loss_vectorized",
-            "    num_train = X.shape[0]\n    rows = torch.arange(num_train, device=X.device)\n    scores = linear_scores(W, X)\n",
+            "    num_train = X.shape[0]\n    rows = torch.arange(num_train, device=X.device)\n"
+            "    scores = linear_scores(W, X)\n",
             "    return softmax_loss_naive(W, X, y, reg)\n",
         ),
         {"softmax_vectorized_speedup": "faster than the naive version"},

@@ -95,7 +95,10 @@ def _descended(args, output) -> str | None:
 
     reached = float(etf_objective(weight.double())[0])
     if not reached <= tol * (1 + 1e-6) or abs(reached - losses[-1]) > 1e-8 * max(1.0, reached):
-        return f"the weight returned has objective {reached:.3g}, and the last loss recorded is {losses[-1]:.3g} (tol {tol:g})"
+        return (
+            f"the weight returned has objective {reached:.3g}, "
+            f"and the last loss recorded is {losses[-1]:.3g} (tol {tol:g})"
+        )
     if any(b >= a for a, b in zip(losses, losses[1:])) or any(l <= tol for l in losses[:-1]):
         return "the losses should fall at every step and stop at the first one <= tol"
     return None

@@ -386,7 +386,8 @@ def check_cam_loss(cam_loss: Callable) -> None:
     fmap_grad, weight_grad = torch.autograd.grad(l_cam, leaves[:2], allow_unused=True)
     if weight_grad is not None and weight_grad.abs().max() > 0:
         fail(
-            f"l_cam sends a gradient to fc_weight (largest entry {weight_grad.abs().max().item():.3g}); it should send none",
+            f"l_cam sends a gradient to fc_weight (largest entry {weight_grad.abs().max().item():.3g}); "
+            "it should send none",
             "build the CAM from fc_weight.detach(): the CAM term trains the backbone only",
         )
     expected_grad = cam_loss_feature_gradient(fmap, weight, bias, labels, alpha)
@@ -450,7 +451,8 @@ def check_train_step(
         for key, value in (("total", total), ("ce", l_ce), ("cam", l_cam)):
             if not isinstance(losses[key], float):
                 fail(
-                    f"cam_loss_train_step's {key} should be a Python float (loss.item()), got {type(losses[key]).__name__}"
+                    f"cam_loss_train_step's {key} should be a Python float (loss.item()), "
+                    f"got {type(losses[key]).__name__}"
                 )
             check_close(
                 f"the {key} loss of step {step}",
@@ -474,7 +476,8 @@ def check_train_step(
                     and ((p.detach() - (b - lr * (g + g_previous))).abs().max() / step_size).item() < 1e-4
                 )
                 fail(
-                    f"{name} moved by a wrong amount in step {step}: off by {error:.2e} of the expected step -lr * gradient",
+                    f"{name} moved by a wrong amount in step {step}: "
+                    f"off by {error:.2e} of the expected step -lr * gradient",
                     "zero both optimizers' gradients at the start of every step"
                     if accumulated
                     else "backpropagate total = l_ce + alpha * l_cam, with model.fc.weight in cam_loss",

@@ -110,7 +110,10 @@ def check_train_transform(compute_train_transform: Callable) -> None:
         missing = [e for e in expected if e not in names]
         hint = f"missing: {', '.join(missing)}" if missing else "keep the order of the docstring"
         if "RandomApply" in missing:
-            hint = "wrap ColorJitter(0.4, 0.4, 0.4, 0.1) in RandomApply(..., p=0.8): colour jitter is essential to SimCLR"
+            hint = (
+                "wrap ColorJitter(0.4, 0.4, 0.4, 0.1) in RandomApply(..., p=0.8): "
+                "colour jitter is essential to SimCLR"
+            )
         fail(f"compute_train_transform: got the steps {names}, expected {expected}", hint)
     crop, flip, jitter, gray, _, normalize = steps
     if tuple(crop.size) != (24, 24):
@@ -296,7 +299,8 @@ def check_train_step(train_step: Callable, model_class: Callable) -> None:
         )
     if not losses[-1] < 0.8 * losses[0]:
         fail(
-            f"15 steps on one fixed batch took the loss from {losses[0]:.3f} to {losses[-1]:.3f}; expected a clear drop",
+            f"15 steps on one fixed batch took the loss from {losses[0]:.3f} to {losses[-1]:.3f}; "
+            "expected a clear drop",
             "feed both views through the model, use the projections z in the loss, and zero the gradients each step",
         )
     report_pass("simclr_train_step", f"loss {losses[0]:.3f} -> {losses[-1]:.3f} on a fixed batch")
