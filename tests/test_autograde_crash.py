@@ -12,7 +12,8 @@ from pathlib import Path
 
 import nbformat
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from utils.course import REPO_ROOT
+
 
 STUDENT_MODULE = """
 import os

@@ -31,7 +31,7 @@ def test_a_replayed_oracle_returns_the_recorded_result_for_close_inputs_and_fail
     assert len(calls) == 2
     save_recording(calls, tmp_path / f"{__name__.rsplit('.', 1)[-1]}.pt")
     monkeypatch.setattr(recorded, "EXPECTED_DIR", tmp_path)
-    recorded._recorded_calls.cache_clear()
+    recorded.recorded_calls.cache_clear()
     try:
         replay = recorded.replayed(doubled_as_released)
         value, [total] = replay(x * (1 + 1e-12), scale=3.0)
@@ -41,7 +41,7 @@ def test_a_replayed_oracle_returns_the_recorded_result_for_close_inputs_and_fail
         with pytest.raises(AssertionError, match="no recorded reference value"):
             replay(x.float())
     finally:
-        recorded._recorded_calls.cache_clear()
+        recorded.recorded_calls.cache_clear()
 
 
 SOURCE = '''"""Checks for a topic.

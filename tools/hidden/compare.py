@@ -60,10 +60,8 @@ def difference(got, expected, tolerance: float, where: str = "the output") -> st
     if isinstance(expected, float):
         if not isinstance(got, (int, float)) or not math.isfinite(got):
             return f"{where} should be a finite number, got {kind(got)}"
-        error = abs(got - expected) / max(abs(expected), 1e-12)
-        return (
-            None if error <= tolerance else f"{where} differs from the reference (relative error {error:.1e})"
-        )
+        error = _normwise_error(torch.tensor(float(got)), torch.tensor(expected, dtype=torch.float64))
+        return _within(error, tolerance, where)
     if isinstance(expected, torch.Tensor):
         if not isinstance(got, torch.Tensor):
             return f"{where} should be a tensor, got {kind(got)}"
@@ -79,15 +77,19 @@ def difference(got, expected, tolerance: float, where: str = "the output") -> st
             got = got.double()
         if not torch.isfinite(got).all():
             return f"{where} holds inf or nan"
-        error = (
-            float((got.double() - expected).abs().max() / expected.abs().max().clamp(min=1e-12))
-            if got.numel()
-            else 0.0
-        )
-        return (
-            None if error <= tolerance else f"{where} differs from the reference (relative error {error:.1e})"
-        )
+        return _within(_normwise_error(got, expected), tolerance, where)
     return None if got == expected else f"{where} is {kind(got)}, not the reference's value"
+
+
+def _normwise_error(got: torch.Tensor, expected: torch.Tensor) -> float:
+    """max|got - expected| / max|expected|, in float64 (0 for empty tensors)."""
+    if not got.numel():
+        return 0.0
+    return float((got.double() - expected).abs().max() / expected.abs().max().clamp(min=1e-12))
+
+
+def _within(error: float, tolerance: float, where: str) -> str | None:
+    return None if error <= tolerance else f"{where} differs from the reference (relative error {error:.1e})"
 
 
 def kind(value) -> str:

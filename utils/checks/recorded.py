@@ -96,7 +96,8 @@ def recording() -> Iterator[list[dict]]:
 
 
 @functools.cache
-def _recorded_calls(topic: str) -> list[dict]:
+def recorded_calls(topic: str) -> list[dict]:
+    """The calls recorded for topic, read from EXPECTED_DIR once per process (cache_clear() reads again)."""
     return torch.load(EXPECTED_DIR / f"{topic}.pt", weights_only=True)
 
 
@@ -107,7 +108,7 @@ def replayed(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         structure, tensors = _key(fn.__qualname__, args, kwargs)
-        for call in _recorded_calls(topic):
+        for call in recorded_calls(topic):
             if call["structure"] == structure and _matches(tensors, call["inputs"]):
                 return call["result"]
         fail(
