@@ -96,7 +96,8 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
-def _seconds(fn: Callable[[], object]) -> float:
+def seconds_of(fn: Callable[[], object]) -> float:
+    """Wall-clock seconds of one call of fn (every timing of a speed check goes through here)."""
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
@@ -121,8 +122,8 @@ def check_speedup(
         fast()  # warm-up: the first call pays for allocations and lazy initialisation
         slow_times, fast_times = [], []
         for _ in range(rounds):
-            slow_times.append(_seconds(slow))
-            fast_times.extend(_seconds(fast) for _ in range(fast_runs))
+            slow_times.append(seconds_of(slow))
+            fast_times.extend(seconds_of(fast) for _ in range(fast_runs))
     speedup = statistics.median(slow_times) / max(min(fast_times), 1e-9)
     if speedup < min_speedup:
         fail(
