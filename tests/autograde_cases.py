@@ -65,21 +65,23 @@ BROKEN = {  # linear_classifier modules that do not import or do not finish
 
 
 def all_cases() -> dict[str, Case]:
-    """Every case, keyed "<topic>/<variant>"."""
-    cases = {}
+    """Every case, keyed "<topic>/<variant>": the full-size runs (the references, the mutants with full_run)
+    first, so that two workers taking them in order finish together."""
+    full_size, quick = {}, {}
     for a in ASSIGNMENTS:
         hidden = material(a.topic)
-        cases[f"{a.topic}/reference"] = Case(a, reference=True)
-        cases[f"{a.topic}/stubs"] = Case(a)
-        cases[f"{a.topic}/written_differently"] = Case(
+        full_size[f"{a.topic}/reference"] = Case(a, reference=True)
+        quick[f"{a.topic}/stubs"] = Case(a)
+        quick[f"{a.topic}/written_differently"] = Case(
             a, hidden.ALTERNATIVE, parameters=hidden.QUICK_PARAMETERS
         )
         for name, mutant in hidden.MUTANTS.items():
-            if mutant.notebook:
-                parameters = {} if mutant.full_run else hidden.QUICK_PARAMETERS
-                cases[f"{a.topic}/{name}"] = Case(a, mutant.source, parameters=parameters)
+            if mutant.full_run:
+                full_size[f"{a.topic}/{name}"] = Case(a, mutant.source)
+            elif mutant.notebook:
+                quick[f"{a.topic}/{name}"] = Case(a, mutant.source, parameters=hidden.QUICK_PARAMETERS)
     linear = by_topic("linear_classifier")
     for name, source in BROKEN.items():
         args = ("--timeout", "8") if name == "infinite_loop" else ()
-        cases[f"linear_classifier/{name}"] = Case(linear, source, args=args)
-    return cases
+        quick[f"linear_classifier/{name}"] = Case(linear, source, args=args)
+    return full_size | quick

@@ -15,7 +15,9 @@ from tests.autograde_cases import BROKEN
 from tools.hidden import material
 from utils.course import ASSIGNMENTS, by_topic
 
-pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
+# Slow: it runs notebooks. The first test pays for grading every case (conftest.py: graded), some 12
+# minutes on two cores, past the suite's per-test timeout.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]
 
 TOPICS = [a.topic for a in ASSIGNMENTS]
 PINNED = Path(__file__).with_name("fixtures") / "reports_before_the_registry.json"

@@ -14,7 +14,6 @@ import nbformat
 
 from utils.course import REPO_ROOT
 
-
 STUDENT_MODULE = """
 import os
 
