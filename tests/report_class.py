@@ -8,7 +8,7 @@ timed out), a memory bomb (an error) and the untouched stub (nothing implemented
 Sources, per topic: the reference; the alternative (only the solution regions tools/hidden's ALTERNATIVE
 writes differently, the others left as in the stub, so that it is independent of the reference); two
 copies of the alternative with renamed variables and reordered functions; the reference without its
-comments; the mutants; a hang (the stub with one infinite loop); the stub.
+comments; the mutants; a hang (the stub with one infinite loop); the stub, twice.
 """
 
 from __future__ import annotations
@@ -204,15 +204,20 @@ def sources(topic: str) -> dict[str, str]:
     return named
 
 
+BASE = ["reference", "alternative", "copy_a", "copy_b", "uncommented", "hang", "stub", "stub_again"]
+FAMILIES = ({"alternative", "copy_a", "copy_b"}, {"reference", "uncommented"})  # copies of one another
+
+
 def write_submissions(folder: Path, size: int | None = None) -> dict[str, str]:
-    """One folder per student holding utils/<topic>.py for every topic; the first students are the kinds of
-    sources() (named after them), the rest cycle through the mutants. {student: kind}."""
-    per_topic = {a.topic: sources(a.topic) for a in course.ASSIGNMENTS}
-    base = ["reference", "alternative", "copy_a", "copy_b", "uncommented", "hang", "stub"]
-    students = {kind: kind for kind in base}
-    mutant_names = [n for s in per_topic.values() for n in s if n.startswith("mutant_")]
-    for i in range(len(base), size or len(base)):
-        students[f"student{i:04d}"] = mutant_names[i % len(mutant_names)]
+    """One folder per student holding utils/<topic>.py for every topic: first a student of each kind in BASE
+    (named after it), then one per mutant (the mutant of one topic, the stub of the others), cycling
+    through the mutants up to size. {student: kind}."""
+    per_topic = {a.topic: {**sources(a.topic), "stub_again": stub(a.topic)} for a in course.ASSIGNMENTS}
+    mutant_kinds = [n for named in per_topic.values() for n in named if n.startswith("mutant_")]
+    size = size or len(BASE) + len(mutant_kinds)
+    students = {kind: kind for kind in BASE[:size]}
+    for i in range(len(students), size):
+        students[f"student{i:04d}"] = mutant_kinds[(i - len(BASE)) % len(mutant_kinds)]
     for student, kind in students.items():
         utils = folder / student / "utils"
         utils.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tools.report import report as class_report
 from tools.report.canvas import RosterError
-from tools.report.similarity import THRESHOLD
+from tools.report.similarity import PAGES, THRESHOLD
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,13 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--roster", type=Path, help="a CSV with columns student, sis_id: write canvas.csv")
     THRESHOLD.add_to(parser)
+    PAGES.add_to(parser)
     args = parser.parse_args(argv)
     if not (args.grades / "grades.csv").is_file():
         parser.error(f"{args.grades} holds no grades.csv: grade a class with tools.grade first")
     if args.submissions is not None and not args.submissions.is_dir():
         parser.error(f"no folder of submissions at {args.submissions}")
     try:
-        report = class_report.build(args.grades, args.submissions, args.roster, args.threshold)
+        report = class_report.build(args.grades, args.submissions, args.roster, args.threshold, args.pages)
     except RosterError as error:
         parser.error(str(error))
     page = class_report.write(report)

@@ -7,6 +7,7 @@ from html import escape
 from tools.report import plots
 from tools.report.stats import EXAMPLES, AssignmentStats
 
+SHOWN_PAIRS = 50  # flagged pairs listed per topic; the CSV holds them all
 STYLE = """
 body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
@@ -76,10 +77,20 @@ def _similarity(report) -> str:
         return "<h2>Similarity</h2><p>Not run: pass <code>--submissions</code>.</p>"
     parts = [f"<h2>Similarity</h2><p>Pairs scoring at least {report.threshold:g} (copydetect; README).</p>"]
     for topic in report.similarity:
-        link = f' (<a href="{escape(topic.page)}">side by side</a>)' if topic.page else ""
-        rows = [[escape(p.first), escape(p.second), f"{p.score:.2f}"] for p in topic.flagged]
-        parts.append(f"<h3>{escape(topic.topic)}: {len(rows)} of {topic.students} students' pairs{link}</h3>")
-        parts.append(_table(["submission", "similar to", "score"], rows) if rows else "<p>None.</p>")
+        parts.append(
+            f"<h3>{escape(topic.topic)}: {len(topic.flagged)} pairs among {topic.students} submissions "
+            f'(<a href="{escape(topic.table)}">all pairs</a>)</h3>'
+        )
+        groups = [", ".join(escape(n) for n in g) for g in topic.groups()]
+        parts.append("<p>Groups sharing code:</p><ul>" + "".join(f"<li>{g}</li>" for g in groups) + "</ul>")
+        rows = []
+        for pair in topic.flagged[:SHOWN_PAIRS]:
+            page = topic.pages.get((pair.first, pair.second))
+            link = f'<a href="{escape(page)}">side by side</a>' if page else ""
+            rows.append([escape(pair.first), escape(pair.second), f"{pair.score:.2f}", link])
+        more = len(topic.flagged) - SHOWN_PAIRS
+        parts.append(_table(["submission", "similar to", "score", ""], rows) if rows else "<p>None.</p>")
+        parts.append(f"<p>{more} more pairs in the CSV.</p>" if more > 0 else "")
     return "".join(parts)
 
 

@@ -35,6 +35,7 @@ def build(
     submissions: Path | None = None,
     roster: Path | None = None,
     threshold: float = similarity.THRESHOLD.default,
+    pages: int = similarity.PAGES.default,
     progress: bool = True,
 ) -> ClassReport:
     """Reads the grades, runs the similarity pass (with submissions) and the Canvas export (with a roster)."""
@@ -43,7 +44,7 @@ def build(
     report = ClassReport(grades, results, read_batch(grades), stats, threshold)
     report.folder.mkdir(parents=True, exist_ok=True)
     if submissions is not None:
-        report.similarity = similarity.similarity(submissions, report.folder, threshold, progress)
+        report.similarity = similarity.similarity(submissions, report.folder, threshold, pages, progress)
     if roster is not None:
         graded = [s.assignment for s in stats]
         report.canvas = canvas.write_canvas(

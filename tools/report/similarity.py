@@ -5,15 +5,17 @@ released stub as boilerplate, so the given code never counts. A pair's score is 
 of a module's fingerprinted tokens that the other module also has, the larger of the two shares (a
 short module copied whole from a longer one still scores 1). copydetect compares a pair in Python at about
 2 ms; `score` computes the same number with numpy (tests/test_report.py checks they agree), so that the
-N(N - 1)/2 pairs of a large class stay affordable. The flagged pairs also get copydetect's side-by-side page.
+N(N - 1)/2 pairs of a large class stay affordable. The highest flagged pairs also get copydetect's side-by-side
+page (as in copydetect's own report, a page loads Bootstrap's CSS from a CDN; offline it shows unstyled).
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import itertools
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,8 @@ THRESHOLD = Setting(
     0.7,
     "similarity score from which a pair is listed (how it was chosen: README, Class report)",
 )
+
+PAGES = Setting("--pages", 20, "side-by-side pages written per topic, for its highest-scoring pairs")
 
 
 @dataclass(frozen=True)
@@ -89,8 +93,26 @@ class Pair:
 class TopicSimilarity:
     topic: str
     students: int
-    flagged: list[Pair]  # above the threshold, highest first
-    page: str | None = None  # copydetect's side-by-side page of the flagged pairs, from the report folder
+    flagged: list[Pair]  # at or above the threshold, highest first
+    table: str = ""  # every flagged pair as CSV, from the report folder
+    pages: dict[tuple[str, str], str] = field(default_factory=dict)  # copydetect's page of a top pair
+
+    def groups(self) -> list[list[str]]:
+        """The flagged pairs' connected groups (students who share code, with the reference when it is one
+        of them), the largest first."""
+        parent: dict[str, str] = {}
+
+        def root(name: str) -> str:
+            while parent.setdefault(name, name) != name:
+                name = parent[name]
+            return name
+
+        for pair in self.flagged:
+            parent[root(pair.first)] = root(pair.second)
+        members: dict[str, list[str]] = {}
+        for name in sorted(parent):
+            members.setdefault(root(name), []).append(name)
+        return sorted(members.values(), key=lambda m: (-len(m), m))
 
 
 def submitted_modules(submissions: Path) -> dict[str, dict[str, str]]:
@@ -102,19 +124,23 @@ def submitted_modules(submissions: Path) -> dict[str, dict[str, str]]:
     return modules
 
 
+def _stub(topic: str) -> str:
+    return make_stub(solution_source(topic), course.by_topic(topic).student_module)
+
+
 def topic_pairs(topic: str, sources: dict[str, str], threshold: float, progress: bool = True) -> list[Pair]:
     """Every pair of submissions, and each submission with the reference, scoring at least threshold."""
-    boilerplate = boilerplate_hashes(make_stub(solution_source(topic), course.by_topic(topic).student_module))
+    boilerplate = boilerplate_hashes(_stub(topic))
     names = sorted(sources)
     bar = tqdm(total=len(names) * (len(names) + 3) // 2, desc=f"similarity {topic}", disable=not progress)
     prints = {}
     for name in names:
         prints[name] = Fingerprint.of(f"{name}.py", sources[name], boilerplate)
         bar.update()
-    reference = Fingerprint.of("reference.py", solution_source(topic), boilerplate)
+    prints[REFERENCE] = Fingerprint.of("reference.py", solution_source(topic), boilerplate)
     flagged = []
     for first, second in itertools.chain(itertools.combinations(names, 2), ((n, REFERENCE) for n in names)):
-        value = score(prints[first], reference if second == REFERENCE else prints[second])
+        value = score(prints[first], prints[second])
         if value >= threshold:
             flagged.append(Pair(topic, first, second, value))
         bar.update()
@@ -122,48 +148,63 @@ def topic_pairs(topic: str, sources: dict[str, str], threshold: float, progress:
     return sorted(flagged, key=lambda p: (-p.score, p.first, p.second))
 
 
-def side_by_side(topic: str, sources: dict[str, str], pairs: list[Pair], threshold: float) -> str:
-    """copydetect's HTML page of the flagged pairs' modules, matched code highlighted side by side."""
+def side_by_side(topic: str, first: tuple[str, str], second: tuple[str, str]) -> str:
+    """copydetect's HTML page of two modules, (name, source) each, matched code highlighted side by side."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        stub_dir = root / "stub"
-        stub_dir.mkdir()
-        (stub_dir / f"{topic}.py").write_text(
-            make_stub(solution_source(topic), course.by_topic(topic).student_module)
-        )
+        (root / "stub").mkdir()
+        (root / "stub" / f"{topic}.py").write_text(_stub(topic))
         detector = CopyDetector(
             extensions=["py"],
-            boilerplate_dirs=[str(stub_dir)],
+            boilerplate_dirs=[str(root / "stub")],
             noise_t=K,
             guarantee_t=K,
-            display_t=threshold,
+            display_t=0.0,  # the pair was flagged already: always show it
             autoopen=False,
             silent=True,
             force_language="python",
         )
-        for name in sorted({n for p in pairs for n in (p.first, p.second)}):
-            path = root / name / f"{topic}.py"
+        for name, source in (first, second):
+            path = root / "modules" / name / f"{topic}.py"
             path.parent.mkdir(parents=True)
-            path.write_text(solution_source(topic) if name == REFERENCE else sources[name])
+            path.write_text(source)
             detector.add_file(str(path))
         detector.run()
-        return detector.generate_html_report(output_mode="return").replace(f"{root}/", "")
+        return detector.generate_html_report(output_mode="return").replace(f"{root}/modules/", "")
+
+
+def _write_table(path: Path, pairs: list[Pair]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["first", "second", "score"])
+        writer.writerows([p.first, p.second, f"{p.score:.4f}"] for p in pairs)
 
 
 def similarity(
-    submissions: Path, report_dir: Path, threshold: float, progress: bool = True
+    submissions: Path,
+    report_dir: Path,
+    threshold: float = THRESHOLD.default,
+    pages: int = PAGES.default,
+    progress: bool = True,
 ) -> list[TopicSimilarity]:
-    """Each topic's flagged pairs; their side-by-side pages go to report_dir/similarity/<topic>.html."""
+    """Each topic's flagged pairs, written to report_dir/similarity/<topic>.csv, and copydetect's pages of
+    the top pages pairs in report_dir/similarity/<topic>/."""
     found = []
     for topic, sources in submitted_modules(submissions).items():
         if not sources:
             continue
         pairs = topic_pairs(topic, sources, threshold, progress)
         result = TopicSimilarity(topic, len(sources), pairs)
-        if pairs:
-            page = report_dir / "similarity" / f"{topic}.html"
+        table = report_dir / "similarity" / f"{topic}.csv"
+        _write_table(table, pairs)
+        result.table = table.relative_to(report_dir).as_posix()
+        named = {**sources, REFERENCE: solution_source(topic)}
+        for i, pair in enumerate(pairs[:pages], start=1):
+            page = report_dir / "similarity" / topic / f"pair-{i:03d}.html"
             page.parent.mkdir(parents=True, exist_ok=True)
-            page.write_text(side_by_side(topic, sources, pairs, threshold))
-            result.page = page.relative_to(report_dir).as_posix()
+            html = side_by_side(topic, (pair.first, named[pair.first]), (pair.second, named[pair.second]))
+            page.write_text(html)
+            result.pages[(pair.first, pair.second)] = page.relative_to(report_dir).as_posix()
         found.append(result)
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tools.report.page import SHOWN_PAIRS
 from tools.report.stats import EXAMPLES, AssignmentStats
 
 
@@ -43,7 +44,9 @@ def markdown(report) -> str:
     if report.similarity is not None:
         lines += ["## Similarity", "", f"Pairs scoring at least {report.threshold:g}:", ""]
         for topic in report.similarity:
-            lines += [f"- {topic.topic}: {p.first} ~ {p.second} {p.score:.2f}" for p in topic.flagged]
+            lines.append(f"- {topic.topic}: {len(topic.flagged)} pairs among {topic.students} submissions")
+            lines += [f"  - group: {', '.join(group)}" for group in topic.groups()]
+            lines += [f"  - {p.first} ~ {p.second}: {p.score:.2f}" for p in topic.flagged[:SHOWN_PAIRS]]
         lines.append("")
     if report.canvas is not None:
         export = report.canvas
