@@ -137,9 +137,25 @@ def _regrade(report) -> str:
     )
 
 
+def _overview(report) -> str:
+    rows = []
+    for stats in report.assignments:
+        missed = stats.questions[0]
+        rows.append(
+            [
+                f"{stats.assignment.number:02d} {escape(stats.assignment.title)}",
+                f"{stats.mean:.1f} / {stats.assignment.points:g}",
+                f"<code>{escape(missed.question.id)}</code> ({100 * missed.pass_rate:.0f}% passed)",
+                str(len(stats.limits)),
+            ]
+        )
+    return _table(["assignment", "mean", "most missed", "students who hit a limit"], rows)
+
+
 def html(report) -> str:
     body = (
         "<h1>Class report</h1>"
+        + _overview(report)
         + _batch(report)
         + "".join(_assignment(s) for s in report.assignments)
         + _similarity(report)

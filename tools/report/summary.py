@@ -40,6 +40,14 @@ def markdown(report) -> str:
         lines.append(f"**NOT isolated**: {report.batch.get('isolation', '')}")
     lines.append("")
     for stats in report.assignments:
+        missed = stats.questions[0]
+        lines.append(
+            f"- {stats.assignment.number:02d} {stats.assignment.title}: mean {stats.mean:.1f} of "
+            f"{stats.assignment.points:g}; most missed {missed.question.id} ({100 * missed.pass_rate:.0f}% passed); "
+            f"{len(stats.limits)} students hit a limit"
+        )
+    lines.append("")
+    for stats in report.assignments:
         lines += _assignment(stats)
     if report.similarity is not None:
         lines += ["## Similarity", "", f"Pairs scoring at least {report.threshold:g}:", ""]
