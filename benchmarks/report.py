@@ -3,10 +3,10 @@ similarity pass grows with the class, and the similarity scores the threshold wa
 
     python -m benchmarks.report --write
 
-The report's time is measured in two parts: everything but similarity (statistics, plots, page, summary,
-regrade diff), and the similarity pass (fingerprints, every pair, the side-by-side pages). The generated
-students beyond the first few are mutants, near-copies of the reference, so nearly every pair is flagged:
-the pass pays for its pages in full, as a class with many copies would.
+The report is timed whole (with --submissions), and the similarity pass without its side-by-side pages at
+several sizes, to see how it grows. The generated students beyond the first few are mutants, near-copies
+of the reference, so nearly every pair is flagged: the report writes all its pages, as for a class with
+many copies.
 """
 
 from __future__ import annotations
@@ -28,47 +28,53 @@ REPORT_SIZES = (50, 500)
 SIMILARITY_SIZES = (50, 100, 200, 500)
 
 
-def _timed(fn) -> float:
-    start = time.perf_counter()
+def _timed(fn) -> dict:
+    """Wall-clock and CPU seconds of fn(): the machine is shared, so CPU time is the steadier figure."""
+    wall, cpu = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - start
+    return {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
 
 
-def report_seconds(size: int, root: Path) -> dict:
-    """Seconds of the report without similarity, and of the similarity pass, for a class of size."""
+def _class(root: Path, size: int) -> tuple[Path, Path]:
     grades, submissions = root / f"grades{size}", root / f"submissions{size}"
     report_class.write_grades(grades, size)
     report_class.write_submissions(submissions, size)
-    rest = _timed(lambda: class_report.write(class_report.build(grades, progress=False)))
-    pass_ = _timed(lambda: similarity.similarity(submissions, grades / "report", progress=False))
-    return {"students": size, "report_seconds": rest, "similarity_seconds": pass_}
+    return grades, submissions
 
 
-def similarity_growth(root: Path, measured: dict[int, float]) -> dict:
-    """The similarity pass's seconds at each size (reusing those measured), and the least-squares fit
-    seconds = c + a N + b N^2: c for the side-by-side pages (a fixed number), a per student (its four
-    modules' fingerprints), and b / 2 per pair and topic (four topics of about N^2 / 2 pairs)."""
+def report_seconds(root: Path, size: int) -> dict:
+    """The whole report for a class of size: what `python -m tools.report GRADES --submissions DIR` does."""
+    grades, submissions = _class(root, size)
+    seconds = _timed(lambda: class_report.write(class_report.build(grades, submissions, progress=False)))
+    return {"students": size, **seconds}
+
+
+def similarity_growth(root: Path) -> dict:
+    """The similarity pass without its pages (fingerprints and pairs) at each size, and the least-squares
+    fit of its CPU seconds = a N + b N^2: a per student (its four modules' fingerprints), and b / 2 per
+    pair and topic (four topics of about N^2 / 2 pairs)."""
     seconds = {}
     for size in SIMILARITY_SIZES:
-        if size not in measured:
-            submissions = root / f"growth{size}"
+        submissions = root / f"submissions{size}"
+        if not submissions.exists():
             report_class.write_submissions(submissions, size)
-            measured[size] = _timed(
-                lambda: similarity.similarity(submissions, root / "pages", progress=False)
-            )
-        seconds[size] = measured[size]
+        seconds[size] = _timed(
+            lambda: similarity.similarity(submissions, root / "pages", pages=0, progress=False)
+        )
     sizes = np.array(SIMILARITY_SIZES, dtype=float)
-    (fixed, per_student, quadratic), *_ = np.linalg.lstsq(
-        np.stack([np.ones_like(sizes), sizes, sizes**2], axis=1),
-        np.array([seconds[s] for s in SIMILARITY_SIZES]),
+    (per_student, quadratic), *_ = np.linalg.lstsq(
+        np.stack([sizes, sizes**2], axis=1),
+        np.array([seconds[n]["cpu"] for n in SIMILARITY_SIZES]),
         rcond=None,
     )
-    return {
-        "seconds": seconds,
-        "fixed_seconds": fixed,
-        "per_student_seconds": per_student,
-        "per_pair_seconds": quadratic / 2,
-    }
+    return {"seconds": seconds, "per_student_seconds": per_student, "per_pair_seconds": quadratic / 2}
+
+
+def page_seconds() -> dict:
+    """One side-by-side page (copydetect fingerprints the pair and the stub, and draws two plots)."""
+    sources = report_class.sources(course.ASSIGNMENTS[0].topic)
+    pair = (("copy_a", sources["copy_a"]), ("copy_b", sources["copy_b"]))
+    return _timed(lambda: similarity.side_by_side(course.ASSIGNMENTS[0].topic, *pair))
 
 
 def threshold_evidence() -> dict:
@@ -100,34 +106,33 @@ def threshold_evidence() -> dict:
 def measure() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        reports = [report_seconds(size, root) for size in REPORT_SIZES]
-        growth = similarity_growth(root, {r["students"]: r["similarity_seconds"] for r in reports})
+        reports = [report_seconds(root, size) for size in REPORT_SIZES]
+        growth = similarity_growth(root)
     return {
         "threshold": similarity.THRESHOLD.default,
+        "pages_per_topic": similarity.PAGES.default,
         "reports": reports,
         "similarity_growth": growth,
+        "page_seconds": page_seconds(),
         "scores": threshold_evidence(),
     }
 
 
 def as_markdown(results: dict) -> str:
     lines = [
-        f"Measured {results['date']} on {results['machine']}.",
+        f"Measured {results['date']} on {results['machine']} (shared: wall-clock times vary; CPU times are steadier).",
         "",
-        "| students | report without similarity (s) | similarity pass (s) | total (s) |",
-        "|---|---|---|---|",
+        "| students | report, CPU (s) | report, wall clock (s) |",
+        "|---|---|---|",
     ]
-    for r in results["reports"]:
-        total = r["report_seconds"] + r["similarity_seconds"]
-        lines.append(
-            f"| {r['students']} | {r['report_seconds']:.1f} | {r['similarity_seconds']:.1f} | {total:.1f} |"
-        )
-    growth = results["similarity_growth"]
-    sizes = ", ".join(f"{n}: {s:.0f} s" for n, s in growth["seconds"].items())
+    lines += [f"| {r['students']} | {r['cpu']:.1f} | {r['wall']:.1f} |" for r in results["reports"]]
+    growth, page = results["similarity_growth"], results["page_seconds"]
+    sizes = ", ".join(f"{n}: {s['cpu']:.0f} s" for n, s in growth["seconds"].items())
     lines += [
         "",
-        f"Similarity pass by class size: {sizes}. Least-squares fit: {growth['fixed_seconds']:.0f} s (the "
-        f"side-by-side pages) + {growth['per_student_seconds']:.2f} s per student (fingerprinting four modules) + "
+        f"The report includes {results['pages_per_topic']} side-by-side pages a topic at {page['cpu']:.2f} s CPU "
+        f"each. The similarity pass without them, CPU seconds by class size: {sizes}; least-squares fit "
+        f"{growth['per_student_seconds']:.3f} s per student (fingerprinting four modules) + "
         f"{1e6 * growth['per_pair_seconds']:.0f} us per pair and topic (about N^2 / 2 pairs a topic).",
         "",
         f"Scores (threshold {results['threshold']:g}):",

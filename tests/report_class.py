@@ -141,32 +141,27 @@ class _Renamer(ast.NodeTransformer):
         return node
 
 
+def _stored(nodes) -> set[str]:
+    """The names the nodes assign."""
+    return {
+        n.id
+        for node in nodes
+        for n in ast.walk(node)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+
+
 def disguised(source: str, seed: int) -> str:
     """source with the variables its functions assign renamed and its top-level functions in another order:
     what a student does to a copy to hide it."""
     tree = ast.parse(source)
-    module_names = {t.id for node in tree.body for t in ast.walk(node) if isinstance(t, ast.Name)} - {
-        n.id
-        for f in tree.body
-        if isinstance(f, ast.FunctionDef)
-        for n in ast.walk(f)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-    }
-    local = sorted(
-        {
-            n.id
-            for f in tree.body
-            if isinstance(f, ast.FunctionDef)
-            for n in ast.walk(f)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-        }
-        - module_names
-    )
+    functions = [i for i, node in enumerate(tree.body) if isinstance(node, ast.FunctionDef)]
+    top_level = _stored(n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.ClassDef)))
+    local = sorted(_stored(tree.body[i] for i in functions) - top_level)
     rng = random.Random(seed)
     tree = _Renamer({name: f"{name[:1]}{rng.randrange(10**6)}_{i}" for i, name in enumerate(local)}).visit(
         tree
     )
-    functions = [i for i, node in enumerate(tree.body) if isinstance(node, ast.FunctionDef)]
     order = functions[:]
     rng.shuffle(order)
     body = list(tree.body)

@@ -323,6 +323,36 @@ def test_a_regrade_shows_exactly_the_questions_whose_points_changed(grades, tmp_
     assert changed <= cells
 
 
+def test_regrading_with_the_grader_keeps_the_previous_grades(tmp_path, monkeypatch):
+    """tools.grade twice into one folder (each submission's grading replaced by the generated class's):
+    the second run keeps the first's grades in history/, and the report shows what changed."""
+    import random
+
+    import tools.grade
+
+    submissions, out = tmp_path / "submissions", tmp_path / "grades"
+    for student in ("ann", "ben"):
+        (submissions / student).mkdir(parents=True)
+    kinds = {"ann": "reference", "ben": "reference"}
+    monkeypatch.setattr(tools.grade, "isolation_user", lambda hidden, stash: (False, False))
+    monkeypatch.setattr(
+        tools.grade,
+        "grade_submission",
+        lambda student, *args: report_class.submission(student, kinds[student], random.Random(0)),
+    )
+    assert tools.grade.main([str(submissions), "--out", str(out), "--workers", "1"]) == 0
+    assert not (out / HISTORY).exists()
+    kinds["ben"] = "hang"  # the first question of the first assignment times out
+    assert tools.grade.main([str(submissions), "--out", str(out), "--workers", "1"]) == 0
+    (snapshot,) = (out / HISTORY).iterdir()
+    assert sorted(p.name for p in snapshot.iterdir()) == ["ann.json", BATCH, "ben.json", "grades.csv"]
+    built = class_report.build(out, progress=False)
+    first = course.ASSIGNMENTS[0].questions[0]
+    assert [(c.student, c.question, c.old, c.new) for c in built.regrade.changes] == [
+        ("ben", first.id, first.points, 0.0)
+    ]
+
+
 def test_the_first_batch_keeps_no_history(tmp_path):
     assert start_batch(tmp_path, False, "NOT isolated") is None
     assert json.loads((tmp_path / BATCH).read_text())["isolated"] is False

@@ -12,7 +12,9 @@ from tools.report.similarity import PAGES, THRESHOLD
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="A class report from what tools.grade wrote.")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.report", description="A class report from what tools.grade wrote."
+    )
     parser.add_argument("grades", type=Path, help="the folder tools.grade wrote (--out)")
     parser.add_argument(
         "--submissions", type=Path, help="the submissions folder: compare the modules for similarity"
@@ -25,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.grades} holds no grades.csv: grade a class with tools.grade first")
     if args.submissions is not None and not args.submissions.is_dir():
         parser.error(f"no folder of submissions at {args.submissions}")
+    if args.roster is not None and not args.roster.is_file():
+        parser.error(f"no roster at {args.roster}")
     try:
         report = class_report.build(args.grades, args.submissions, args.roster, args.threshold, args.pages)
     except RosterError as error:

@@ -60,10 +60,9 @@ def diff(grades: Path, current: dict[str, SubmissionResult]) -> Regrade | None:
             before, after = old.get(key), new.get(key)
             if before is not None and after is not None and before[0] == after[0]:
                 continue
-            status, message = (after[1], after[2]) if after else ("", "")
-            regrade.changes.append(
-                Change(student, *key, before and before[0], after and after[0], status, message)
-            )
+            old_points = None if before is None else before[0]
+            new_points, status, message = after if after is not None else (None, "", "")
+            regrade.changes.append(Change(student, *key, old_points, new_points, status, message))
     return regrade
 
 

@@ -37,7 +37,7 @@ THRESHOLD = Setting(
     "similarity score from which a pair is listed (how it was chosen: README, Class report)",
 )
 
-PAGES = Setting("--pages", 20, "side-by-side pages written per topic, for its highest-scoring pairs")
+PAGES = Setting("--pages", 10, "side-by-side pages written per topic, for its highest-scoring pairs")
 
 
 @dataclass(frozen=True)
