@@ -1,14 +1,15 @@
 """A generated class for the class report (tests/test_report.py, benchmarks/report.py), built from data:
 grades written as SubmissionResult JSON, without running the grader, and module sources for similarity.
 
-Grades: each student is one kind, cycling through KINDS: the reference (full marks), a mutant of each
+Grades: each student is one kind, cycling through kinds(): the reference (full marks), a mutant of each
 topic (its must_fail questions failed with a message that carries its hint words), a hang (a question
 timed out), a memory bomb (an error) and the untouched stub (nothing implemented).
 
 Sources, per topic: the reference; the alternative (only the solution regions tools/hidden's ALTERNATIVE
 writes differently, the others left as in the stub, so that it is independent of the reference); two
 copies of the alternative with renamed variables and reordered functions; the reference without its
-comments; the mutants; a hang (the stub with one infinite loop); the stub, twice.
+comments; the mutants; a hang (the stub with one infinite loop); the stub, twice. write_submissions gives
+them to students, then students whose every module is a mutant, as many as a class needs.
 """
 
 from __future__ import annotations
@@ -205,17 +206,19 @@ FAMILIES = ({"alternative", "copy_a", "copy_b"}, {"reference", "uncommented"})  
 
 def write_submissions(folder: Path, size: int | None = None) -> dict[str, str]:
     """One folder per student holding utils/<topic>.py for every topic: first a student of each kind in BASE
-    (named after it), then one per mutant (the mutant of one topic, the stub of the others), cycling
-    through the mutants up to size. {student: kind}."""
+    (named after it), then students whose every module is a mutant (each topic cycling through its own),
+    up to size (default: until every mutant is in). {student: kind}, a mutant student's kind "mutants"."""
     per_topic = {a.topic: {**sources(a.topic), "stub_again": stub(a.topic)} for a in course.ASSIGNMENTS}
-    mutant_kinds = [n for named in per_topic.values() for n in named if n.startswith("mutant_")]
-    size = size or len(BASE) + len(mutant_kinds)
+    mutants = {t: [v for k, v in named.items() if k.startswith("mutant_")] for t, named in per_topic.items()}
+    size = size or len(BASE) + max(len(m) for m in mutants.values())
     students = {kind: kind for kind in BASE[:size]}
-    for i in range(len(students), size):
-        students[f"student{i:04d}"] = mutant_kinds[(i - len(BASE)) % len(mutant_kinds)]
-    for student, kind in students.items():
+    students.update({f"student{i:04d}": "mutants" for i in range(len(students), size)})
+    for i, (student, kind) in enumerate(students.items()):
         utils = folder / student / "utils"
         utils.mkdir(parents=True, exist_ok=True)
         for topic, named in per_topic.items():
-            (utils / f"{topic}.py").write_text(named.get(kind, named["stub"]))
+            source = (
+                named[kind] if kind != "mutants" else mutants[topic][(i - len(BASE)) % len(mutants[topic])]
+            )
+            (utils / f"{topic}.py").write_text(source)
     return students

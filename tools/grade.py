@@ -15,7 +15,7 @@ nothing else.
 Output, written as each submission finishes: `<out>/<student>.json` (the reports, with each hidden-checked
 question's tally), `<out>/grades.csv` (a row per student, a column per question, the total), and
 `<out>/gradescope/<student>/results.json` in Gradescope's format. Grades already in <out> are first copied
-to `<out>/history/<timestamp>/` (the class report's regrade diff reads them), and `<out>/batch.json` records
+to `<out>/history/<timestamp>/` (the class report's regrade diff reads them), and `<out>/.batch.json` records
 how the batch ran.
 """
 

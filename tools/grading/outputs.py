@@ -84,7 +84,9 @@ def write_grades_csv(out: Path) -> None:
 
 
 HISTORY = "history"  # <out>/history/<timestamp>/: the grades a regrade replaced, for the class report's diff
-BATCH = "batch.json"  # how the latest batch ran: when, and whether student code was isolated
+# How the latest batch ran: when, and whether student code was isolated. Hidden, so that no student's
+# <student>.json can have its name (tools.grading.submissions skips hidden entries).
+BATCH = ".batch.json"
 
 
 def result_paths(folder: Path) -> list[Path]:
@@ -94,7 +96,7 @@ def result_paths(folder: Path) -> list[Path]:
 
 def start_batch(out: Path, isolated: bool, isolation: str) -> Path | None:
     """Before a batch writes into out: copies the grades already there (every <student>.json, grades.csv and
-    batch.json) to out/history/<timestamp>/ and records this batch in out/batch.json. The snapshot's folder,
+    the batch record) to out/history/<timestamp>/ and records this batch in out/.batch.json. The snapshot's folder,
     or None when out held no grades."""
     previous = [p for p in (*result_paths(out), out / "grades.csv", out / BATCH) if p.is_file()]
     snapshot = None
