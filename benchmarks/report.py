@@ -1,4 +1,4 @@
-"""The class report on a generated class (tests/report_class.py): its time for 50 and 500 students, how the
+"""The class report on a generated class (benchmarks/report_class.py): its time for 50 and 500 students, how the
 similarity pass grows with the class, and the similarity scores the threshold was chosen from.
 
     python -m benchmarks.report --write
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import benchmarks.common as common
-from tests import report_class
+from benchmarks import report_class
 from tools.report import report as class_report
 from tools.report import similarity
 from utils import course

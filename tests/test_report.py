@@ -1,4 +1,4 @@
-"""The class report (tools/report/) on a generated class (tests/report_class.py): its numbers against
+"""The class report (tools/report/) on a generated class (benchmarks/report_class.py): its numbers against
 grades.csv, failure groups against the mutants' hints, similarity of copies and of independent solutions,
 the Canvas export, the regrade diff, and the page itself (parsed, and rendered once by headless Chromium)."""
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from copydetect import CodeFingerprint, compare_files
 
-from tests import report_class
+from benchmarks import report_class
 from tools.grading.outputs import BATCH, HISTORY, start_batch, write_grades_csv
 from tools.report import report as class_report
 from tools.report import similarity
