@@ -6,6 +6,7 @@ from html import escape
 
 from tools.report import plots
 from tools.report.stats import EXAMPLES, AssignmentStats
+from utils.results import Status
 
 SHOWN_PAIRS = 50  # flagged pairs listed per topic; the CSV holds them all
 STYLE = """
@@ -25,12 +26,24 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _failures(question) -> str:
+    """The statuses of the students who did not pass, then the top failure groups (a group's full example
+    message shows on hover)."""
     items = []
     for group in question.top_failures():
         students = ", ".join(escape(s) for s in group.students[:EXAMPLES])
         more = f" and {group.count - EXAMPLES} more" if group.count > EXAMPLES else ""
-        items.append(f"<li><b>{group.count}</b> × {escape(group.key)} <i>({students}{more})</i></li>")
-    return f"<ul>{''.join(items)}</ul>" if items else ""
+        items.append(
+            f'<li title="{escape(group.example)}"><b>{group.count}</b> × {escape(group.key)} '
+            f"<i>({students}{more})</i></li>"
+        )
+    if not items:
+        return ""
+    statuses = ", ".join(
+        f"{status.mark} {count}"
+        for status, count in question.statuses.most_common()
+        if status is not Status.PASSED
+    )
+    return f"{statuses}<ul>{''.join(items)}</ul>"
 
 
 def _assignment(stats: AssignmentStats) -> str:
