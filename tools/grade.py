@@ -14,7 +14,9 @@ nothing else.
 
 Output, written as each submission finishes: `<out>/<student>.json` (the reports, with each hidden-checked
 question's tally), `<out>/grades.csv` (a row per student, a column per question, the total), and
-`<out>/gradescope/<student>/results.json` in Gradescope's format.
+`<out>/gradescope/<student>/results.json` in Gradescope's format. Grades already in <out> are first copied
+to `<out>/history/<timestamp>/` (the class report's regrade diff reads them), and `<out>/.batch.json` records
+how the batch ran.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from tools.grading.isolation import (
     isolation_user,
 )
 from tools.grading.limits import Limits, add_limits
-from tools.grading.outputs import write_grades_csv, write_result
+from tools.grading.outputs import start_batch, write_grades_csv, write_result
 from tools.grading.submission import grade_submission
 from tools.grading.submissions import find_submissions, read_modules
 from utils import course
@@ -95,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     stash = Path(tempfile.mkdtemp(prefix="losslab-stash-"))
     stash.chmod(0o755)
     isolated, unprivileged = isolation_user(hidden, stash)
-    print(
-        f"{len(submissions)} submissions, {args.workers} workers; {_isolation_line(isolated, unprivileged)}"
-    )
+    isolation = _isolation_line(isolated, unprivileged)
+    start_batch(args.out, isolated, isolation)  # keeps the grades it replaces in <out>/history/
+    print(f"{len(submissions)} submissions, {args.workers} workers; {isolation}")
 
     topics, lock, start = course.topics(), threading.Lock(), time.perf_counter()
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 from utils.course import Assignment
@@ -57,7 +59,7 @@ def write_result(out: Path, result: SubmissionResult) -> None:
 
 def write_grades_csv(out: Path) -> None:
     """grades.csv from every <student>.json in out: a row per student, a column per question, the total."""
-    results = [SubmissionResult.from_json(json.loads(p.read_text())) for p in sorted(out.glob("*.json"))]
+    results = [SubmissionResult.from_json(json.loads(p.read_text())) for p in result_paths(out)]
     columns: dict[str, None] = {}  # ordered, without repeats
     for result in results:
         columns.update(
@@ -79,3 +81,31 @@ def write_grades_csv(out: Path) -> None:
         writer.writeheader()
         writer.writerows(rows)
     Path(handle.name).replace(out / "grades.csv")
+
+
+HISTORY = "history"  # <out>/history/<timestamp>/: the grades a regrade replaced, for the class report's diff
+# How the latest batch ran: when, and whether student code was isolated. Hidden, so that no student's
+# <student>.json can have its name (tools.grading.submissions skips hidden entries).
+BATCH = ".batch.json"
+
+
+def result_paths(folder: Path) -> list[Path]:
+    """Every <student>.json in a grades folder, by name."""
+    return [p for p in sorted(folder.glob("*.json")) if p.name != BATCH]
+
+
+def start_batch(out: Path, isolated: bool, isolation: str) -> Path | None:
+    """Before a batch writes into out: copies the grades already there (every <student>.json, grades.csv and
+    the batch record) to out/history/<timestamp>/ and records this batch in out/.batch.json. The snapshot's folder,
+    or None when out held no grades."""
+    previous = [p for p in (*result_paths(out), out / "grades.csv", out / BATCH) if p.is_file()]
+    snapshot = None
+    if previous:
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%S.%fZ")
+        snapshot = out / HISTORY / stamp
+        snapshot.mkdir(parents=True)
+        for path in previous:
+            shutil.copy2(path, snapshot / path.name)
+    record = {"started": datetime.now(timezone.utc).isoformat(), "isolated": isolated, "isolation": isolation}
+    write_atomically(out / BATCH, json.dumps(record, indent=2) + "\n")
+    return snapshot
