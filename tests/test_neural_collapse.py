@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from scipy.sparse.linalg import svds
 from sklearn.neighbors import NearestCentroid
 
 from solutions import neural_collapse as nc
@@ -136,6 +137,33 @@ def test_metrics_on_random_imbalanced_features_against_numpy_and_sklearn():
     # Every measurement is invariant to scaling the features and the classifier.
     scaled = nc.neural_collapse_metrics(7 * features, labels, 0.1 * weight)
     assert all(scaled[k] == pytest.approx(metrics[k], rel=1e-9, abs=1e-12) for k in metrics)
+
+
+def test_nc1_keeps_the_near_singular_directions_of_sigma_b_as_papyan_et_al_do():
+    """Class means spread over C - 1 = 4 directions with between-class variances 1 down to 1e-10 of the
+    largest, as a network's means that fold into fewer dimensions than an ETF needs. NC1 is Papyan et al.'s
+    tr(Sigma_W Sigma_B^-1) / C on Sigma_B's top C - 1 singular directions (their code: scipy's svds,
+    k = C - 1): the smallest directions dominate it, and a pseudo-inverse with a coarse cut-off (rcond 1e-6,
+    or a float32 pinv) would drop them and report a number 1e4 times smaller."""
+    rng = np.random.default_rng(0)
+    C, D, n = 5, 8, 6
+    ones_free = np.linalg.qr(np.eye(C) - 1 / C)[0][
+        :, : C - 1
+    ]  # orthonormal, orthogonal to the all-ones vector
+    means = np.linalg.qr(rng.standard_normal((D, C - 1)))[0] @ np.diag([1, 0.3, 1e-3, 1e-5]) @ ones_free.T
+    noise = 0.01 * rng.standard_normal((C, n, D))
+    features = means.T[:, None, :] + noise - noise.mean(axis=1, keepdims=True)  # (C, n, D), exact class means
+    h, labels = features.reshape(-1, D), np.repeat(np.arange(C), n)
+
+    sigma_w = sum(np.outer(d, d) for d in (features - means.T[:, None, :]).reshape(-1, D)) / (C * n)
+    sigma_b = means @ means.T / C
+    u, s, _ = svds(sigma_b, k=C - 1)
+    expected = np.trace(sigma_w @ u @ np.diag(1 / s) @ u.T) / C
+    coarse = np.trace(sigma_w @ np.linalg.pinv(sigma_b, rcond=1e-6)) / C
+
+    nc1 = nc.neural_collapse_metrics(torch.from_numpy(h), torch.from_numpy(labels))["nc1"]
+    assert nc1 == pytest.approx(expected, rel=1e-6)
+    assert expected > 1e4 * coarse
 
 
 def test_metrics_vanish_under_perfect_collapse_onto_an_etf():
