@@ -351,9 +351,7 @@ class UnconstrainedFeatures(NamedTuple):
     features: torch.Tensor  # (N, D), the learned free features
     labels: torch.Tensor  # (N,), class c repeated counts[c] times
     weight: torch.Tensor  # (D, C), the learned or fixed classifier
-    history: list[
-        dict[str, float]
-    ]  # the step, the objective and neural_collapse_metrics, every metrics_every
+    history: list[dict[str, float]]  # step, objective and neural_collapse_metrics every metrics_every steps
 
 
 def train_unconstrained_features(
@@ -377,18 +375,16 @@ def train_unconstrained_features(
     gen = torch.Generator().manual_seed(seed)
     labels = torch.cat([torch.full((n,), c) for c, n in enumerate(counts)])
     H = (0.1 * torch.randn(len(labels), num_features, generator=gen, dtype=torch.float64)).requires_grad_()
-    if head == "etf":
-        W = simplex_etf(num_features, len(counts), seed=seed, dtype=torch.float64)
-        learned = [H]
+    learn_head = head == "linear"
+    if learn_head:
+        W = 0.1 * torch.randn(num_features, len(counts), generator=gen, dtype=torch.float64)
+        W.requires_grad_()
     else:
-        W = (
-            0.1 * torch.randn(num_features, len(counts), generator=gen, dtype=torch.float64)
-        ).requires_grad_()
-        learned = [H, W]
-    optimizer = torch.optim.SGD(learned, lr=lr, momentum=0.9)
+        W = simplex_etf(num_features, len(counts), seed=seed, dtype=torch.float64)
+    optimizer = torch.optim.SGD([H, W] if learn_head else [H], lr=lr, momentum=0.9)
     history = []
     for step in range(1, steps + 1):
-        penalty = sum((p * p).sum() for p in learned[1:]) + (H * H).sum(dim=1).mean()
+        penalty = (H * H).sum(dim=1).mean() + ((W * W).sum() if learn_head else 0.0)
         objective = F.cross_entropy(H @ W, labels) + weight_decay / 2 * penalty
         optimizer.zero_grad()
         objective.backward()

@@ -239,3 +239,42 @@ def test_training_records_metrics_and_learns_a_separable_problem():
         nc.FeatureNet(3, 3, head="cosine")
     with pytest.raises(ValueError, match="needs the fixed ETF head"):
         nc.train_feature_net(nc.FeatureNet(3, 3, head="linear"), X, y, epochs=1, center_weight=1.0)
+
+
+def test_learning_rate_schedules_and_the_first_epoch_of_zero_error():
+    def rates(kind, total=9):
+        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        scheduler = nc._schedule(optimizer, kind, total)
+        seen = []
+        for _ in range(total):
+            seen.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+        return seen
+
+    assert rates("step") == pytest.approx([1, 1, 1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01])
+    assert rates("constant") == [1.0] * 9
+    cosine = rates("cosine")
+    assert cosine[0] == 1 and all(b < a for a, b in zip(cosine, cosine[1:]))
+    assert cosine[-1] == pytest.approx(0.5 * (1 + np.cos(np.pi * 8 / 9)))
+    with pytest.raises(ValueError, match="lr_schedule"):
+        rates("linear")
+    history = [{"epoch": e, "train_error": err} for e, err in [(1, 0.5), (2, 0.0), (3, 0.01), (4, 0.0)]]
+    assert nc.first_zero_error_epoch(history) == 2
+    assert nc.first_zero_error_epoch(history[:1]) is None
+
+
+def test_unconstrained_features_collapse_and_the_fixed_head_resists_minority_collapse():
+    balanced = nc.train_unconstrained_features([10] * 4, 6, steps=4000, seed=0)
+    assert balanced.history[-1]["nc1"] < 1e-3 and balanced.history[-1]["nc2_etf_distance"] < 0.05
+    assert [row["step"] for row in balanced.history][-1] == 4000 and balanced.features.shape == (40, 6)
+    counts = nc.long_tailed_counts(100, 10, 0.01)
+    learned = nc.train_unconstrained_features(counts, 16, steps=2000, seed=0).weight
+    fixed = nc.train_unconstrained_features(counts, 16, head="etf", steps=2000, seed=0).weight
+    torch.testing.assert_close(fixed, nc.simplex_etf(16, 10, seed=0, dtype=torch.float64))
+
+    def tail_cosine(W):  # mean cosine between the 3 smallest classes' vectors, by numpy
+        W = W.numpy()[:, 7:] / np.linalg.norm(W.numpy()[:, 7:], axis=0)
+        return (W.T @ W)[~np.eye(3, dtype=bool)].mean()
+
+    assert tail_cosine(learned) > 0 > tail_cosine(fixed) == pytest.approx(-1 / 9)
