@@ -345,11 +345,65 @@ def long_tailed_indices(labels: torch.Tensor, imbalance_ratio: float, seed: int 
 
 
 # --------------------------------------------------------------------------------------
+# The unconstrained-features model
+# --------------------------------------------------------------------------------------
+class UnconstrainedFeatures(NamedTuple):
+    features: torch.Tensor  # (N, D), the learned free features
+    labels: torch.Tensor  # (N,), class c repeated counts[c] times
+    weight: torch.Tensor  # (D, C), the learned or fixed classifier
+    history: list[dict[str, float]]  # step, objective and neural_collapse_metrics every metrics_every steps
+
+
+def train_unconstrained_features(
+    counts: list[int],
+    num_features: int,
+    head: str = "linear",
+    steps: int = 4000,
+    lr: float = 1.0,
+    weight_decay: float = 5e-3,
+    seed: int = 0,
+    metrics_every: int = 100,
+) -> UnconstrainedFeatures:
+    """The unconstrained-features model (Mixon et al., 2020; Zhu et al., NeurIPS 2021): a network so
+    expressive that its last-layer features are free variables. counts[c] features h_i of class c and the
+    classifier W (D, C) minimize, by full-batch gradient descent with momentum 0.9 in float64,
+        mean_i CE(h_i W, y_i) + weight_decay / 2 * (mean_i ||h_i||^2 + ||W||_F^2);
+    every global minimizer is a neural collapse (Zhu et al.). head="etf" fixes W to simplex_etf (seeded by
+    seed) and learns only the features, without W's penalty. Seeded Gaussian start of scale 0.1."""
+    if head not in ("linear", "etf"):
+        raise ValueError(f"head should be 'linear' or 'etf'; got {head!r}")
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.cat([torch.full((n,), c) for c, n in enumerate(counts)])
+    H = (0.1 * torch.randn(len(labels), num_features, generator=gen, dtype=torch.float64)).requires_grad_()
+    learn_head = head == "linear"
+    if learn_head:
+        W = 0.1 * torch.randn(num_features, len(counts), generator=gen, dtype=torch.float64)
+        W.requires_grad_()
+    else:
+        W = simplex_etf(num_features, len(counts), seed=seed, dtype=torch.float64)
+    optimizer = torch.optim.SGD([H, W] if learn_head else [H], lr=lr, momentum=0.9)
+    history = []
+    for step in range(1, steps + 1):
+        penalty = (H * H).sum(dim=1).mean() + ((W * W).sum() if learn_head else 0.0)
+        objective = F.cross_entropy(H @ W, labels) + weight_decay / 2 * penalty
+        optimizer.zero_grad()
+        objective.backward()
+        optimizer.step()
+        if step % metrics_every == 0 or step == steps:
+            metrics = neural_collapse_metrics(H.detach(), labels, W.detach())
+            history.append({"step": step, "objective": objective.item(), **metrics})
+    return UnconstrainedFeatures(H.detach(), labels, W.detach(), history)
+
+
+# --------------------------------------------------------------------------------------
 # The experiment: a network with a learnable or a fixed ETF head on long-tailed data
 # --------------------------------------------------------------------------------------
 class FeatureNet(nn.Module):
     """An MLP backbone giving D-dimensional features and a classifier head on them.
 
+    The backbone is depth blocks of Linear, BatchNorm and ReLU (hidden units each), then a Linear layer to
+    the D features and a BatchNorm on them. The features are not passed through a ReLU: they can centre on
+    zero, as the centred class means of a simplex ETF do.
     head: "linear" (a learnable linear layer without bias) or "etf" (ETFClassifier, fixed).
     forward(x) with x (N, in_features) returns (logits (N, C), features (N, D)); classifier_weight is
     the head's (D, C) weight, learnable or not.
@@ -363,17 +417,16 @@ class FeatureNet(nn.Module):
         hidden: int = 128,
         head: str = "linear",
         seed: int = 0,
+        depth: int = 2,
     ):
         super().__init__()
         if head not in ("linear", "etf"):
             raise ValueError(f"head should be 'linear' or 'etf'; got {head!r}")
-        self.backbone = nn.Sequential(
-            nn.Linear(in_features, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, num_features),
-        )
+        layers, width = [], in_features
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU()]
+            width = hidden
+        self.backbone = nn.Sequential(*layers, nn.Linear(width, num_features), nn.BatchNorm1d(num_features))
         self.head = (
             nn.Linear(num_features, num_classes, bias=False)
             if head == "linear"
@@ -389,6 +442,18 @@ class FeatureNet(nn.Module):
         return self.head(features), features
 
 
+def _schedule(optimizer: torch.optim.Optimizer, kind: str, total_steps: int):
+    """The learning-rate schedule of Papyan et al.'s terminal-phase runs, stepped once a batch: "step" divides
+    the rate by 10 at 1/3 and 2/3 of training, "cosine" anneals it to zero, "constant" keeps it."""
+    if kind == "step":
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, [total_steps // 3, 2 * total_steps // 3], 0.1)
+    if kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps)
+    if kind == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    raise ValueError(f"lr_schedule should be 'step', 'cosine' or 'constant'; got {kind!r}")
+
+
 def train_feature_net(
     model: FeatureNet,
     X: torch.Tensor,
@@ -402,11 +467,14 @@ def train_feature_net(
     metrics_every: int = 10,
     desc: str = "training",
     center_weight: float = 0.0,
+    lr_schedule: str = "cosine",
 ) -> list[dict[str, float]]:
     """SGD with momentum 0.9 on (X, y) with cross-entropy ("ce") on the logits or dot-regression ("dr")
-    against the head's weight, plus center_weight times center_collapse_loss (which needs the ETF head).
-    Every metrics_every epochs (and after the last), records the epoch, the training loss and
-    neural_collapse_metrics of the training features with the head's weight."""
+    against the head's weight, plus center_weight times center_collapse_loss (which needs the ETF head),
+    the learning rate following lr_schedule ("cosine", "step" or "constant"; see _schedule).
+    Every metrics_every epochs (and after the last), records the epoch, the training loss, the training
+    error (the fraction of X misclassified, in eval mode) and neural_collapse_metrics of the training
+    features with the head's weight."""
     if loss not in ("ce", "dr"):
         raise ValueError(f"loss should be 'ce' or 'dr'; got {loss!r}")
     if center_weight and not isinstance(model.head, ETFClassifier):
@@ -414,12 +482,15 @@ def train_feature_net(
             "center_weight > 0 needs the fixed ETF head (head='etf'): the class means are classified by it"
         )
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    scheduler = _schedule(optimizer, lr_schedule, epochs * math.ceil(len(X) / batch_size))
     gen = torch.Generator().manual_seed(seed)
     history = []
     for epoch in tqdm(range(1, epochs + 1), desc=desc, mininterval=1.0):
         model.train()
         total = 0.0
         for batch in torch.randperm(len(X), generator=gen).split(batch_size):
+            if len(batch) < 2:  # BatchNorm needs two samples; the one left over joins the next epoch's
+                continue
             logits, features = model(X[batch])
             value = (
                 F.cross_entropy(logits, y[batch])
@@ -431,14 +502,21 @@ def train_feature_net(
             optimizer.zero_grad()
             value.backward()
             optimizer.step()
+            scheduler.step()
             total += value.item() * len(batch)
         if epoch % metrics_every == 0 or epoch == epochs:
             model.eval()
             with torch.no_grad():
-                _, features = model(X)
+                logits, features = model(X)
             metrics = neural_collapse_metrics(features, y, model.classifier_weight.detach())
-            history.append({"epoch": epoch, "loss": total / len(X), **metrics})
+            train_error = (logits.argmax(dim=1) != y).double().mean().item()
+            history.append({"epoch": epoch, "loss": total / len(X), "train_error": train_error, **metrics})
     return history
+
+
+def first_zero_error_epoch(history: list[dict[str, float]]) -> int | None:
+    """The first recorded epoch with zero training error (the start of the terminal phase), or None."""
+    return next((row["epoch"] for row in history if row["train_error"] == 0), None)
 
 
 @torch.no_grad()

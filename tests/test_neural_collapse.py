@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from scipy.sparse.linalg import svds
 from sklearn.neighbors import NearestCentroid
 
 from solutions import neural_collapse as nc
@@ -138,6 +139,33 @@ def test_metrics_on_random_imbalanced_features_against_numpy_and_sklearn():
     assert all(scaled[k] == pytest.approx(metrics[k], rel=1e-9, abs=1e-12) for k in metrics)
 
 
+def test_nc1_keeps_the_near_singular_directions_of_sigma_b_as_papyan_et_al_do():
+    """Class means spread over C - 1 = 4 directions with between-class variances 1 down to 1e-10 of the
+    largest, as a network's means that fold into fewer dimensions than an ETF needs. NC1 is Papyan et al.'s
+    tr(Sigma_W Sigma_B^-1) / C on Sigma_B's top C - 1 singular directions (their code: scipy's svds,
+    k = C - 1): the smallest directions dominate it, and a pseudo-inverse with a coarse cut-off (rcond 1e-6,
+    or a float32 pinv) would drop them and report a number 1e4 times smaller."""
+    rng = np.random.default_rng(0)
+    C, D, n = 5, 8, 6
+    ones_free = np.linalg.qr(np.eye(C) - 1 / C)[0][
+        :, : C - 1
+    ]  # orthonormal, orthogonal to the all-ones vector
+    means = np.linalg.qr(rng.standard_normal((D, C - 1)))[0] @ np.diag([1, 0.3, 1e-3, 1e-5]) @ ones_free.T
+    noise = 0.01 * rng.standard_normal((C, n, D))
+    features = means.T[:, None, :] + noise - noise.mean(axis=1, keepdims=True)  # (C, n, D), exact class means
+    h, labels = features.reshape(-1, D), np.repeat(np.arange(C), n)
+
+    sigma_w = sum(np.outer(d, d) for d in (features - means.T[:, None, :]).reshape(-1, D)) / (C * n)
+    sigma_b = means @ means.T / C
+    u, s, _ = svds(sigma_b, k=C - 1)
+    expected = np.trace(sigma_w @ u @ np.diag(1 / s) @ u.T) / C
+    coarse = np.trace(sigma_w @ np.linalg.pinv(sigma_b, rcond=1e-6)) / C
+
+    nc1 = nc.neural_collapse_metrics(torch.from_numpy(h), torch.from_numpy(labels))["nc1"]
+    assert nc1 == pytest.approx(expected, rel=1e-6)
+    assert expected > 1e4 * coarse
+
+
 def test_metrics_vanish_under_perfect_collapse_onto_an_etf():
     W = nc.simplex_etf(12, 6, seed=4, dtype=torch.float64)
     labels = torch.arange(6).repeat(5)
@@ -211,3 +239,42 @@ def test_training_records_metrics_and_learns_a_separable_problem():
         nc.FeatureNet(3, 3, head="cosine")
     with pytest.raises(ValueError, match="needs the fixed ETF head"):
         nc.train_feature_net(nc.FeatureNet(3, 3, head="linear"), X, y, epochs=1, center_weight=1.0)
+
+
+def test_learning_rate_schedules_and_the_first_epoch_of_zero_error():
+    def rates(kind, total=9):
+        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        scheduler = nc._schedule(optimizer, kind, total)
+        seen = []
+        for _ in range(total):
+            seen.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+        return seen
+
+    assert rates("step") == pytest.approx([1, 1, 1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01])
+    assert rates("constant") == [1.0] * 9
+    cosine = rates("cosine")
+    assert cosine[0] == 1 and all(b < a for a, b in zip(cosine, cosine[1:]))
+    assert cosine[-1] == pytest.approx(0.5 * (1 + np.cos(np.pi * 8 / 9)))
+    with pytest.raises(ValueError, match="lr_schedule"):
+        rates("linear")
+    history = [{"epoch": e, "train_error": err} for e, err in [(1, 0.5), (2, 0.0), (3, 0.01), (4, 0.0)]]
+    assert nc.first_zero_error_epoch(history) == 2
+    assert nc.first_zero_error_epoch(history[:1]) is None
+
+
+def test_unconstrained_features_collapse_and_the_fixed_head_resists_minority_collapse():
+    balanced = nc.train_unconstrained_features([10] * 4, 6, steps=4000, seed=0)
+    assert balanced.history[-1]["nc1"] < 1e-3 and balanced.history[-1]["nc2_etf_distance"] < 0.05
+    assert [row["step"] for row in balanced.history][-1] == 4000 and balanced.features.shape == (40, 6)
+    counts = nc.long_tailed_counts(100, 10, 0.01)
+    learned = nc.train_unconstrained_features(counts, 16, steps=2000, seed=0).weight
+    fixed = nc.train_unconstrained_features(counts, 16, head="etf", steps=2000, seed=0).weight
+    torch.testing.assert_close(fixed, nc.simplex_etf(16, 10, seed=0, dtype=torch.float64))
+
+    def tail_cosine(W):  # mean cosine between the 3 smallest classes' vectors, by numpy
+        W = W.numpy()[:, 7:] / np.linalg.norm(W.numpy()[:, 7:], axis=0)
+        return (W.T @ W)[~np.eye(3, dtype=bool)].mean()
+
+    assert tail_cosine(learned) > 0 > tail_cosine(fixed) == pytest.approx(-1 / 9)

@@ -229,3 +229,32 @@ def plot_bars(values: dict[str, Sequence[float]], labels: Sequence[str], title: 
     if len(values) > 1:
         plt.legend(fontsize=8)
     plt.show()
+
+
+def plot_collapse_curves(
+    histories: dict[str, Sequence[dict[str, float]]],
+    keys: Sequence[str],
+    x: str = "epoch",
+    marks: dict[str, float] | None = None,
+) -> None:
+    """One panel per metric key against x, both axes on log scales (the NC curves of Papyan et al.), with a
+    dashed vertical line at each named x in marks (such as the epoch of zero training error)."""
+    columns = min(3, len(keys))
+    rows = math.ceil(len(keys) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.1 * rows), squeeze=False)
+    for ax in axes.flat[len(keys) :]:
+        ax.axis("off")
+    for ax, key in zip(axes.flat, keys):
+        for name, history in histories.items():
+            points = [(row[x], row[key]) for row in history if row[key] > 0]  # a log axis cannot show 0
+            if points:
+                ax.plot(*zip(*points), label=name)
+        for label, position in (marks or {}).items():
+            ax.axvline(position, color="grey", linestyle="--", linewidth=1, label=label)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(key, fontsize=10)
+        ax.set_xlabel(x)
+    axes[0, 0].legend(fontsize=8)
+    plt.tight_layout()
+    plt.show()
