@@ -75,21 +75,27 @@ def as_markdown(results: dict) -> str:
     d = e["descent"]
     return "\n".join(
         [
-            f"Measured {results['date']} on {results['machine']} (torch {results['torch']}, {results['threads']} threads).",
+            f"Measured {results['date']} on {results['machine']} "
+            f"(torch {results['torch']}, {results['threads']} threads).",
             "",
             "| measurement | result | goal |",
             "|---|---|---|",
-            f"| etf_objective_naive / etf_objective, D=512 C=100 float64 | {o['naive_ms']:.0f} ms / {o['vectorized_ms']:.2f} ms = "
+            "| etf_objective_naive / etf_objective, D=512 C=100 float64 "
+            f"| {o['naive_ms']:.0f} ms / {o['vectorized_ms']:.2f} ms = "
             f"**{o['naive_ms'] / o['vectorized_ms']:.0f}x** | |",
-            f"| simplex_etf, C=1000 D=2048, float32 | **{e['float32']['ms']:.0f} ms**, Gram error {e['float32']['gram_error']:.1e} "
+            f"| simplex_etf, C=1000 D=2048, float32 | **{e['float32']['ms']:.0f} ms**, "
+            f"Gram error {e['float32']['gram_error']:.1e} "
             "| < 500 ms, < 1e-5 |",
-            f"| simplex_etf, C=1000 D=2048, float64 | **{e['float64']['ms']:.0f} ms**, Gram error {e['float64']['gram_error']:.1e} "
+            f"| simplex_etf, C=1000 D=2048, float64 | **{e['float64']['ms']:.0f} ms**, "
+            f"Gram error {e['float64']['gram_error']:.1e} "
             "| < 500 ms, < 1e-12 |",
             f"| gradient descent to objective 1e-6, D=512 C=20 | {d['ms']:.0f} ms, {d['iterations']} steps, Gram error "
             f"{d['gram_error']:.1e}; the closed form at this size: {d['closed_form_same_size_ms']:.2f} ms "
             f"(**{d['ms'] / d['closed_form_same_size_ms']:.0f}x** faster) | |",
-            f"| neural_collapse_metrics, 50,000 x 512 float32 features, C=10, with a classifier | **{m['ms']:.0f} ms** | |",
-            f"| notebook under nbval, reference solutions, fresh kernel included | **{results['notebook_s']:.0f} s** | <= 180 s |",
+            "| neural_collapse_metrics, 50,000 x 512 float32 features, C=10, with a classifier "
+            f"| **{m['ms']:.0f} ms** | |",
+            "| notebook under nbval, reference solutions, fresh kernel included "
+            f"| **{results['notebook_s']:.0f} s** | <= 180 s |",
         ]
     )
 

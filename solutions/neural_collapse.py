@@ -116,6 +116,7 @@ def etf_by_gradient_descent(
         f"gradient descent stopped after {max_iters} steps at objective {losses[-1]:.3g} > tol = {tol:g}; "
         "raise max_iters or lr",
         RuntimeWarning,
+        stacklevel=2,
     )
     return DescentResult(W, max_iters, losses)
 
@@ -291,9 +292,9 @@ def neural_collapse_metrics(
     norms = centred.norm(dim=1)
     unit = centred / norms.unsqueeze(1)
     cosines = unit @ unit.t()
-    off_diagonal = cosines[~torch.eye(num_classes, dtype=torch.bool)]
+    off_diagonal = cosines[~torch.eye(num_classes, dtype=torch.bool, device=cosines.device)]
     gram = centred @ centred.t()
-    target = etf_gram_target(num_classes)
+    target = etf_gram_target(num_classes, device=gram.device)
     metrics = {
         "nc1": nc1,
         "nc2_equinorm": (norms.std() / norms.mean()).item(),

@@ -103,6 +103,7 @@ def etf_by_gradient_descent(
         f"gradient descent stopped after {max_iters} steps at objective {losses[-1]:.3g} > tol = {tol:g}; "
         "raise max_iters or lr",
         RuntimeWarning,
+        stacklevel=2,
     )
     return DescentResult(W, max_iters, losses)
 

@@ -99,7 +99,7 @@ def _descended(args, output) -> str | None:
             f"the weight returned has objective {reached:.3g}, "
             f"and the last loss recorded is {losses[-1]:.3g} (tol {tol:g})"
         )
-    if any(b >= a for a, b in zip(losses, losses[1:])) or any(l <= tol for l in losses[:-1]):
+    if any(b >= a for a, b in zip(losses, losses[1:])) or any(loss <= tol for loss in losses[:-1]):
         return "the losses should fall at every step and stop at the first one <= tol"
     return None
 
@@ -262,5 +262,5 @@ ALTERNATIVE = rewrite_all(
     },
 )
 
-QUICK_PARAMETERS: dict = {"EPOCHS": 2, "METRICS_EVERY": 1}
+QUICK_PARAMETERS: dict = {"EPOCHS": 2, "METRICS_EVERY": 1, "UFM_STEPS": 200}
 QUICK_CASUALTIES: set[str] = set()

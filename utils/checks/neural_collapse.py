@@ -171,14 +171,15 @@ def check_gradient_descent(etf_by_gradient_descent: Callable) -> None:
         )
     if len(losses) != iterations + 1:
         fail(
-            f"{iterations} iterations but {len(losses)} recorded losses; expected iterations + 1 (the start and each step)"
+            f"{iterations} iterations but {len(losses)} recorded losses; "
+            "expected iterations + 1 (the start and each step)"
         )
     if not all(b < a for a, b in zip(losses, losses[1:])):
         fail(
             "the objective went up during gradient descent at lr = 0.05",
             "step against the gradient: W - lr * grad",
         )
-    if any(l <= tol for l in losses[:-1]):
+    if any(loss <= tol for loss in losses[:-1]):
         fail(
             "gradient descent went on after the objective reached tol",
             "stop as soon as the objective is <= tol",
