@@ -31,14 +31,24 @@ def run(root: Path, *args: str, timeout: float = 900) -> subprocess.CompletedPro
     return proc
 
 
+def _contents(root: Path) -> dict[Path, bytes]:
+    return {
+        p.relative_to(root): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
 @pytest.fixture(scope="module")
 def scaffolded(tmp_path_factory) -> tuple[Path, str]:
     root = copy_repository(tmp_path_factory.mktemp("course") / "repo")
-    before = {p.relative_to(root) for p in root.rglob("*") if p.is_file()}
+    before = _contents(root)
     run(root, "-m", "tools.new_assignment", TOPIC, "--title", "A scaffolded demo")
-    after = {p.relative_to(root) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    after = _contents(root)
+    edited = {path for path in before if before[path] != after[path]}
+    assert edited == {Path("utils/course.py")}, "the scaffold edits no file but the registry"
     notebook = f"assignments/{len(ASSIGNMENTS) + 1:02d}_{TOPIC}.ipynb"
-    assert after - before == {
+    assert set(after) - set(before) == {
         Path(p)
         for p in (
             f"solutions/{TOPIC}.py",
