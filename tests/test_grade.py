@@ -15,7 +15,7 @@ import zipfile
 
 import pytest
 
-from tools.grading.outputs import validated
+from tools.grading.outputs import result_paths, validated
 from tools.grading.submissions import find_submissions, read_modules
 from tools.hidden import linear_classifier as linear
 from tools.hidden.mutation import mutate, solution_source
@@ -107,7 +107,7 @@ def graded_class(tmp_path_factory):
         timeout=1200,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    results = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    results = {p.stem: json.loads(p.read_text()) for p in result_paths(out)}
     return results, out, proc.stdout
 
 
