@@ -196,25 +196,36 @@ def show_gram_matrices(matrices: dict[str, torch.Tensor], vmin: float = -1.0, vm
     plt.show()
 
 
-def plot_metric_curves(
-    histories: dict[str, Sequence[dict[str, float]]], keys: Sequence[str], x: str = "epoch"
-) -> None:
-    """One panel per metric key: its value against x for each named run (log scale where all are positive)."""
-    columns = min(3, len(keys))
-    rows = math.ceil(len(keys) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.1 * rows), squeeze=False)
-    for ax in axes.flat[len(keys) :]:
+def _panels(count: int):
+    """A grid of count axes, three to a row, the spare ones hidden."""
+    columns = min(3, count)
+    rows = math.ceil(count / columns)
+    _, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.1 * rows), squeeze=False)
+    for ax in axes.flat[count:]:
         ax.axis("off")
+    return axes
+
+
+def _show_panels(axes, keys: Sequence[str], x: str) -> None:
     for ax, key in zip(axes.flat, keys):
-        for name, history in histories.items():
-            ax.plot([row[x] for row in history], [row[key] for row in history], marker=".", label=name)
-        if all(row[key] > 0 for history in histories.values() for row in history):
-            ax.set_yscale("log")
         ax.set_title(key, fontsize=10)
         ax.set_xlabel(x)
     axes[0, 0].legend(fontsize=8)
     plt.tight_layout()
     plt.show()
+
+
+def plot_metric_curves(
+    histories: dict[str, Sequence[dict[str, float]]], keys: Sequence[str], x: str = "epoch"
+) -> None:
+    """One panel per metric key: its value against x for each named run (log scale where all are positive)."""
+    axes = _panels(len(keys))
+    for ax, key in zip(axes.flat, keys):
+        for name, history in histories.items():
+            ax.plot([row[x] for row in history], [row[key] for row in history], marker=".", label=name)
+        if all(row[key] > 0 for history in histories.values() for row in history):
+            ax.set_yscale("log")
+    _show_panels(axes, keys, x)
 
 
 def plot_bars(values: dict[str, Sequence[float]], labels: Sequence[str], title: str, ylabel: str) -> None:
@@ -239,11 +250,7 @@ def plot_collapse_curves(
 ) -> None:
     """One panel per metric key against x, both axes on log scales (the NC curves of Papyan et al.), with a
     dashed vertical line at each named x in marks (such as the epoch of zero training error)."""
-    columns = min(3, len(keys))
-    rows = math.ceil(len(keys) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.1 * rows), squeeze=False)
-    for ax in axes.flat[len(keys) :]:
-        ax.axis("off")
+    axes = _panels(len(keys))
     for ax, key in zip(axes.flat, keys):
         for name, history in histories.items():
             points = [(row[x], row[key]) for row in history if row[key] > 0]  # a log axis cannot show 0
@@ -253,8 +260,4 @@ def plot_collapse_curves(
             ax.axvline(position, color="grey", linestyle="--", linewidth=1, label=label)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_title(key, fontsize=10)
-        ax.set_xlabel(x)
-    axes[0, 0].legend(fontsize=8)
-    plt.tight_layout()
-    plt.show()
+    _show_panels(axes, keys, x)
