@@ -39,7 +39,7 @@ import torchvision
 from benchmarks.common import HERE, write_section
 from solutions.cam_loss import ResNet18CAM, cam_loss_train_step, evaluate, make_optimizers
 from solutions.neural_collapse import (
-    ETFClassifier,
+    FeatureNet,
     first_zero_error_epoch,
     long_tailed_indices,
     neural_collapse_metrics,
@@ -51,7 +51,8 @@ from solutions.simclr import (
     linear_probe_accuracy,
     simclr_loss_vectorized,
 )
-from utils.data import DATASETS_DIR, load_dataset
+from utils.data import load_dataset
+from utils.loaders import DATASETS_DIR
 
 # Sizes and budgets (seconds of training) per recipe; the smoke sizes exercise the same code on a CPU.
 FULL = {
@@ -257,24 +258,12 @@ def cam_recipe(config: dict, device: torch.device) -> dict:
 # --------------------------------------------------------------------------------------
 # 3. Neural collapse
 # --------------------------------------------------------------------------------------
-class CollapseNet(nn.Module):
-    """ResNet-18 features through a BatchNorm (so that they can centre), then a learnable linear head
-    without bias or the fixed ETF head; forward returns (logits, features)."""
+class CollapseNet(FeatureNet):
+    """FeatureNet's heads and forward on ResNet-18 features through a BatchNorm (so that they can centre)."""
 
     def __init__(self, num_classes: int, head: str):
-        super().__init__()
+        super().__init__(in_features=1, num_classes=num_classes, num_features=512, head=head, depth=0)
         self.backbone = nn.Sequential(resnet18_features(), nn.BatchNorm1d(512))
-        self.head = (
-            nn.Linear(512, num_classes, bias=False) if head == "linear" else ETFClassifier(512, num_classes)
-        )
-
-    @property
-    def classifier_weight(self) -> torch.Tensor:
-        return self.head.weight.t() if isinstance(self.head, nn.Linear) else self.head.weight
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.backbone(x)
-        return self.head(features), features
 
 
 @torch.no_grad()
