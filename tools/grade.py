@@ -8,7 +8,7 @@ as the untouched stub (every question not implemented).
 Each submission is graded in its own temporary copy (tools.grading.submission), which holds no
 solutions/, tools/ or tests/: the notebooks and their public checks, then the hidden checks. Every process
 of a submission runs with one thread and the limits of tools.grading.limits, isolated as far as this
-machine allows (tools.grading.isolation; the batch's first line says how). A submission that crashes,
+machine allows (tools.grading.isolation: bubblewrap; the batch's first line says how). A submission that crashes,
 hangs, exhausts its memory or leaves no valid report costs its own questions, with a message, and
 nothing else.
 
@@ -23,43 +23,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from tools.grading.isolation import (
-    FIRST_STUDENT_UID,
-    HIDDEN_PATHS,
-    hidden_paths,
-    isolation_prefix,
-    isolation_user,
-)
+from tools.grading.isolation import FIRST_STUDENT_UID, find_sandbox
 from tools.grading.limits import Limits, add_limits
 from tools.grading.outputs import start_batch, write_grades_csv, write_result
 from tools.grading.submission import grade_submission
 from tools.grading.submissions import find_submissions, read_modules
 from utils import course
 from utils.results import SubmissionResult
-
-
-def _isolation_line(isolated: bool, unprivileged: bool) -> str:
-    if not isolated:
-        return (
-            "NOT isolated (needs root with unshare, ip and setpriv): student code runs as this user, with the "
-            "network, and can read what this user can"
-        )
-    who = (
-        "one unprivileged user per student"
-        if unprivileged
-        else "as root (no unprivileged user could run the interpreter here)"
-    )
-    return (
-        f"isolated: new network (loopback only), mount and PID namespaces; {', '.join(HIDDEN_PATHS)}, "
-        f"the submissions and the grades hidden; {who}"
-    )
 
 
 def _assignments(parser: argparse.ArgumentParser, notebooks: list[Path] | None) -> list[course.Assignment]:
@@ -93,12 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.submissions} holds no submission (a folder or a .zip per student)")
     args.out.mkdir(parents=True, exist_ok=True)
     limits = Limits.from_args(args)
-    hidden = hidden_paths(args.out, args.submissions)
-    stash = Path(tempfile.mkdtemp(prefix="losslab-stash-"))
-    stash.chmod(0o755)
-    isolated, unprivileged = isolation_user(hidden, stash)
-    isolation = _isolation_line(isolated, unprivileged)
-    start_batch(args.out, isolated, isolation)  # keeps the grades it replaces in <out>/history/
+    sandbox, isolation = find_sandbox()
+    start_batch(args.out, sandbox is not None, isolation)  # keeps the grades it replaces in <out>/history/
     print(f"{len(submissions)} submissions, {args.workers} workers; {isolation}")
 
     topics, lock, start = course.topics(), threading.Lock(), time.perf_counter()
@@ -108,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             modules, note = read_modules(path, topics), ""
         except (OSError, zipfile.BadZipFile) as error:
             modules, note = {}, f"could not read the submission: {error}"
-        uid = FIRST_STUDENT_UID + index if unprivileged else None
-        prefix = isolation_prefix(hidden, uid, stash) if isolated else None
-        result = grade_submission(student, modules, assignments, limits, prefix, uid)
+        result = grade_submission(student, modules, assignments, limits, sandbox, FIRST_STUDENT_UID + index)
         result.note = note or f"modules found: {', '.join(sorted(modules)) or 'none'}"
         with lock:  # results land as each submission finishes: a crash mid-batch keeps them
             write_result(args.out, result)
@@ -127,7 +97,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {result.student:<24} {result.earned:g}/{result.max:g}  ({result.seconds:.0f} s)",
                 flush=True,
             )
-    stash.rmdir()
     minutes = (time.perf_counter() - start) / 60
     print(
         f"graded {len(submissions)} submissions in {minutes:.1f} min ({len(submissions) / minutes:.1f} per minute); "

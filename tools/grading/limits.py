@@ -14,7 +14,8 @@ SUBMISSION_TIMEOUT = Setting(
 CALL_TIMEOUT = Setting("--call-timeout", 20.0, "seconds per hidden check")
 MEMORY_GB = Setting("--memory-gb", 4.0, "memory limit of each process of a submission, in GiB (RLIMIT_DATA)")
 WORKERS = Setting("--workers", os.cpu_count() or 1, "submissions graded at once (default: the cores)")
-MAX_FILE_BYTES = 1 << 30  # no process of a submission writes a file above 1 GiB
+MAX_FILE_BYTES = 1 << 30  # no process of a submission writes a file above 1 GiB; its /tmp holds as much
+MAX_PROCESSES = 512  # processes and threads of one student at once (a kernel and its helpers use ~60)
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,11 @@ class Limits:
     submission_timeout: float = SUBMISSION_TIMEOUT.default
     call_timeout: float = CALL_TIMEOUT.default
     memory_gb: float = MEMORY_GB.default
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of each process (RLIMIT_CPU): one thread busy for the whole submission."""
+        return self.submission_timeout
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Limits:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.grading.isolation import hand_over, resource_limits
+from tools.grading.isolation import Sandbox, hand_over, resource_limits
 from tools.grading.limits import Limits
 from tools.grading.outputs import validated
 from tools.hidden import run_hidden_checks
@@ -32,7 +32,7 @@ from utils.results import NotebookReport, Status, SubmissionResult
 class Launch:
     """How every process of a submission starts."""
 
-    prefix: list[str]  # tools.grading.isolation's command prefix, or nothing
+    prefix: list[str]  # the sandbox's command prefix (tools.grading.isolation), or nothing
     env: dict[str, str]
     preexec_fn: Callable[[], None]  # the resource limits
 
@@ -114,28 +114,36 @@ def grade_submission(
     modules: Mapping[str, str],
     assignments: list[Assignment],
     limits: Limits | None = None,
-    prefix: list[str] | None = None,
+    sandbox: Sandbox | None = None,
     uid: int | None = None,
     root: Path = REPO_ROOT,
 ) -> SubmissionResult:
-    """Grades one student's modules on the assignments' canonical notebooks and hidden checks. With prefix
-    and uid, every process of the submission runs under that prefix (tools.grading.isolation) as uid."""
+    """Grades one student's modules on the assignments' canonical notebooks and hidden checks. With a
+    sandbox, every process of the submission runs in it as uid (tools.grading.isolation)."""
     start, limits = time.perf_counter(), limits or Limits()
     with student_copy(modules, root) as copy:
         home = copy / ".home"  # caches and runtime files of jupyter and matplotlib
         home.mkdir()
-        if uid is not None:
+        if sandbox is not None and sandbox.as_root:
             hand_over(copy, uid)
-        env = {
-            **os.environ,
-            "HOME": str(home),
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "MPLCONFIGDIR": str(home / "matplotlib"),
-        }
-        launch = Launch(prefix or [], env, resource_limits(limits.memory_gb))
+        prefix = sandbox.prefix(copy, uid) if sandbox is not None else []
+        launch = Launch(
+            prefix, student_environment(home), resource_limits(limits.memory_gb, limits.cpu_seconds)
+        )
         reports, log_tail = _run_notebooks(copy, assignments, limits, launch)
         for report, assignment in zip(reports, assignments):
             _apply_hidden_checks(report, assignment.topic, modules, copy, limits, launch)
     return SubmissionResult(student, reports, round(time.perf_counter() - start, 1), log_tail)
+
+
+def student_environment(home: Path) -> dict[str, str]:
+    """The environment of a submission's processes: nothing of the grader's but the locale, one thread."""
+    return {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "HOME": str(home),
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLCONFIGDIR": str(home / "matplotlib"),
+    }
