@@ -22,6 +22,7 @@ how the batch ran.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import threading
 import time
@@ -29,10 +30,10 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from tools.grading.isolation import FIRST_STUDENT_UID, find_sandbox
-from tools.grading.limits import Limits, add_limits
+from tools.grading.isolation import FIRST_STUDENT_UID, REFERENCE_UID, Sandbox, find_sandbox
+from tools.grading.limits import Limits, add_limits, derived_limit
 from tools.grading.outputs import start_batch, write_grades_csv, write_result
-from tools.grading.submission import grade_submission
+from tools.grading.submission import grade_submission, time_the_reference
 from tools.grading.submissions import find_submissions, read_modules
 from utils import course
 from utils.results import SubmissionResult
@@ -49,6 +50,26 @@ def _assignments(parser: argparse.ArgumentParser, notebooks: list[Path] | None) 
             parser.error(f"{path} is not a notebook of the course (utils/course.py)")
         chosen.append(assignment)
     return chosen
+
+
+def _limits_from_the_reference(
+    assignments: list[course.Assignment], limits: Limits, sandbox: Sandbox | None
+) -> Limits:
+    """The limits with each code cell's own: limit_factor times the reference's time on it, run here as a
+    submission is, plus some slack and never below a floor (tools.grading.limits.derived_limit)."""
+    start = time.perf_counter()
+    times = time_the_reference(assignments, limits, sandbox, REFERENCE_UID)
+    cell_limits = {
+        notebook: {cell: derived_limit(t, limits.limit_factor) for cell, t in cells.items()}
+        for notebook, cells in times.items()
+    }
+    every = [limit for cells in cell_limits.values() for limit in cells.values()]
+    print(
+        f"the reference ran in {time.perf_counter() - start:.0f} s: {len(every)} cells limited to "
+        f"{min(every):g}-{max(every):g} s ({limits.limit_factor:g}x its time, a question's own limit aside)",
+        flush=True,
+    )
+    return dataclasses.replace(limits, cell_limits=cell_limits)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,8 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     limits = Limits.from_args(args)
     sandbox, isolation = find_sandbox()
-    start_batch(args.out, sandbox is not None, isolation)  # keeps the grades it replaces in <out>/history/
-    print(f"{len(submissions)} submissions, {args.workers} workers; {isolation}")
+    print(f"{len(submissions)} submissions, {args.workers} workers; {isolation}", flush=True)
+    if limits.question_timeout is None:
+        try:
+            limits = _limits_from_the_reference(assignments, limits, sandbox)
+        except RuntimeError as error:
+            print(f"cannot derive the time limits: {error}", file=sys.stderr)
+            return 1
+    start_batch(args.out, sandbox is not None, isolation, limits.cell_limits)  # old grades go to history/
 
     topics, lock, start = course.topics(), threading.Lock(), time.perf_counter()
 

@@ -16,6 +16,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import nbformat
@@ -66,9 +67,13 @@ def import_failures(root: Path, modules: list[str], timeout: float = 120) -> dic
 
 
 def grade_notebook(
-    path: Path, root: Path, default_timeout: float = QUESTION_TIMEOUT.default
-) -> NotebookReport:
-    """Grades one notebook whose repository root is root."""
+    path: Path,
+    root: Path,
+    default_timeout: float = QUESTION_TIMEOUT.default,
+    cell_limits: Mapping[int, float] | None = None,
+) -> tuple[NotebookReport, dict[int, float]]:
+    """Grades one notebook whose repository root is root; the report, and how long each code cell ran.
+    cell_limits gives code cells (by index) limits of their own; a question's limit in the registry wins."""
     notebook = nbformat.read(path, as_version=4)
     name = path.relative_to(root).as_posix()
     cells = graded_cells(notebook, course.by_notebook(name))
@@ -76,8 +81,9 @@ def grade_notebook(
     if failures:
         cause = "; ".join(f"utils/{m}.py does not import: {why}" for m, why in failures.items())
         message = cause + ". Fix this first: every question needs it."
-        return NotebookReport.all_failed(name, cells, Status.ERROR, message, cause)
-    timeouts = {c.cell_num: c.timeout for c in cells if c.timeout and c.cell_num is not None}
+        return NotebookReport.all_failed(name, cells, Status.ERROR, message, cause), {}
+    timeouts = dict(cell_limits or {})
+    timeouts.update((c.cell_num, c.timeout) for c in cells if c.timeout and c.cell_num is not None)
     outcomes = run_cells(path, timeouts, default_timeout)
     missing = CellOutcome(Status.ERROR, "the notebook has no graded cell for this question")
     did_not_run = CellOutcome(Status.ERROR, "the cell did not run")
@@ -85,7 +91,7 @@ def grade_notebook(
     for cell in cells:
         outcome = missing if cell.cell_num is None else outcomes.get(cell.cell_num, did_not_run)
         results.append(QuestionResult(cell.id, cell.points, outcome.status, outcome.message))
-    return NotebookReport(name, results)
+    return NotebookReport(name, results), {cell: outcome.seconds for cell, outcome in outcomes.items()}
 
 
 def format_scorecard(report: NotebookReport) -> str:
@@ -111,6 +117,15 @@ def build_parser(description: str = "Grade notebooks and print a scorecard.") ->
         "--report-dir", type=Path, default=course.REPO_ROOT / "reports", help="where the JSON reports go"
     )
     QUESTION_TIMEOUT.add_to(parser)
+    parser.add_argument(
+        "--cell-limits",
+        type=Path,
+        help="a JSON file {notebook: {code cell index: seconds}} of limits that replace --timeout for those "
+        "cells (the batch grader derives them from the reference's times)",
+    )
+    parser.add_argument(
+        "--cell-times", type=Path, help="write how long each code cell ran to this JSON file, in that shape"
+    )
     return parser
 
 
@@ -125,12 +140,17 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, root: Path = 
         if not path.is_relative_to(course.REPO_ROOT):
             parser.error(f"{path} is not inside the repository {course.REPO_ROOT}")
     args.report_dir.mkdir(parents=True, exist_ok=True)
-    total, most = 0.0, 0.0
+    limits = json.loads(args.cell_limits.read_text()) if args.cell_limits else {}
+    total, most, times = 0.0, 0.0, {}
     for path in notebooks:
-        report = grade_notebook(root / path.relative_to(course.REPO_ROOT), root, args.timeout)
+        name = path.relative_to(course.REPO_ROOT).as_posix()
+        own = {int(cell): float(seconds) for cell, seconds in limits.get(name, {}).items()}
+        report, times[name] = grade_notebook(root / name, root, args.timeout, own)
         (args.report_dir / f"{path.stem}.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
         print(format_scorecard(report), flush=True)
         total, most = total + report.earned, most + report.max
+    if args.cell_times:
+        args.cell_times.write_text(json.dumps(times, indent=2) + "\n")
     print(f"\nScore: {total:g}/{most:g}  (reports in {args.report_dir})")
     return 0
 

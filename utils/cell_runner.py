@@ -39,6 +39,7 @@ class CellOutcome:
     status: Status
     message: str = ""
     kernel_gone: bool = False  # the cell could not run: an earlier cell had ended the kernel
+    seconds: float = 0.0  # how long the cell ran
 
 
 @dataclass
@@ -132,6 +133,7 @@ class _CellRecorder:
         self.timeouts, self.default_timeout = timeouts, default_timeout
         self.facts: dict[int, CellFacts] = {}
         self.outcomes: dict[int, CellOutcome] = {}
+        self.seconds: dict[int, float] = {}
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
@@ -140,9 +142,11 @@ class _CellRecorder:
         kernel = item.parent.kernel
         facts = self.facts[item.cell_num] = CellFacts(dead_at_start=not kernel.is_alive())
         kernel.get_message = _watched(kernel, facts)
+        start = time.perf_counter()
         try:
             yield
         finally:
+            self.seconds[item.cell_num] = time.perf_counter() - start
             del kernel.get_message  # back to the class's method
 
     @pytest.hookimpl(hookwrapper=True)
@@ -153,7 +157,9 @@ class _CellRecorder:
             error = next((out for out in outputs if out.get("output_type") == "error"), None)
             timeout = self.timeouts.get(item.cell_num, self.default_timeout)
             facts = self.facts.get(item.cell_num, CellFacts())
-            self.outcomes[item.cell_num] = classify(facts, error, call.excinfo is None, timeout)
+            outcome = classify(facts, error, call.excinfo is None, timeout)
+            outcome.seconds = self.seconds.get(item.cell_num, 0.0)
+            self.outcomes[item.cell_num] = outcome
 
 
 def run_cells(path: Path, timeouts: Mapping[int, float], default_timeout: float) -> dict[int, CellOutcome]:

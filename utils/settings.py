@@ -17,12 +17,13 @@ class Setting:
         """The attribute argparse gives it."""
         return self.flag.lstrip("-").replace("-", "_")
 
-    def add_to(self, parser: argparse.ArgumentParser) -> None:
+    def add_to(self, parser: argparse.ArgumentParser, otherwise: str | None = None) -> None:
+        """Adds the option; with otherwise, it defaults to None, which means what otherwise says."""
         parser.add_argument(
             self.flag,
             type=type(self.default),
-            default=self.default,
-            help=f"{self.help} (default {self.default:g})",
+            default=None if otherwise else self.default,
+            help=f"{self.help} (default {otherwise or f'{self.default:g}'})",
         )
 
 

@@ -28,6 +28,7 @@ from tools.grading.limits import MAX_FILE_BYTES, MAX_PROCESSES, SUBMISSION_TIMEO
 from utils.course import REPO_ROOT
 
 FIRST_STUDENT_UID = 61000  # student i's processes run as FIRST_STUDENT_UID + i
+REFERENCE_UID = FIRST_STUDENT_UID - 1  # the reference's timed run
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")  # binds, or their symlinks
 ETC_FILES = (
     "/etc/ld.so.cache",

@@ -14,16 +14,29 @@ SUBMISSION_TIMEOUT = Setting(
 CALL_TIMEOUT = Setting("--call-timeout", 20.0, "seconds per hidden check")
 MEMORY_GB = Setting("--memory-gb", 4.0, "memory limit of each process of a submission, in GiB (RLIMIT_DATA)")
 WORKERS = Setting("--workers", os.cpu_count() or 1, "submissions graded at once (default: the cores)")
+LIMIT_FACTOR = Setting(
+    "--limit-factor",
+    10.0,
+    "a cell's limit is this many times the reference's time on it, plus LIMIT_SLACK_S, at least LIMIT_FLOOR_S",
+)
+LIMIT_SLACK_S, LIMIT_FLOOR_S = 5.0, 15.0
 MAX_FILE_BYTES = 1 << 30  # no process of a submission writes a file above 1 GiB; its /tmp holds as much
 MAX_PROCESSES = 512  # processes and threads of one student at once (a kernel and its helpers use ~60)
 
 
+def derived_limit(reference_seconds: float, factor: float = LIMIT_FACTOR.default) -> float:
+    """The limit of a cell (or call) the reference spends reference_seconds on."""
+    return round(max(LIMIT_FLOOR_S, factor * reference_seconds + LIMIT_SLACK_S), 1)
+
+
 @dataclass(frozen=True)
 class Limits:
-    question_timeout: float = QUESTION_TIMEOUT.default
+    question_timeout: float | None = None  # None: each cell's derived limit, else the autograder's default
     submission_timeout: float = SUBMISSION_TIMEOUT.default
     call_timeout: float = CALL_TIMEOUT.default
     memory_gb: float = MEMORY_GB.default
+    limit_factor: float = LIMIT_FACTOR.default
+    cell_limits: dict | None = None  # {notebook: {code cell index: seconds}}, derived from the reference
 
     @property
     def cpu_seconds(self) -> float:
@@ -32,9 +45,12 @@ class Limits:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Limits:
-        return cls(args.timeout, args.submission_timeout, args.call_timeout, args.memory_gb)
+        return cls(
+            args.timeout, args.submission_timeout, args.call_timeout, args.memory_gb, args.limit_factor
+        )
 
 
 def add_limits(parser: argparse.ArgumentParser) -> None:
-    for setting in (QUESTION_TIMEOUT, SUBMISSION_TIMEOUT, CALL_TIMEOUT, MEMORY_GB, WORKERS):
+    QUESTION_TIMEOUT.add_to(parser, otherwise="each cell's limit derived from the reference's time on it")
+    for setting in (SUBMISSION_TIMEOUT, CALL_TIMEOUT, MEMORY_GB, WORKERS, LIMIT_FACTOR):
         setting.add_to(parser)

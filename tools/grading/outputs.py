@@ -94,10 +94,10 @@ def result_paths(folder: Path) -> list[Path]:
     return [p for p in sorted(folder.glob("*.json")) if p.name != BATCH]
 
 
-def start_batch(out: Path, isolated: bool, isolation: str) -> Path | None:
+def start_batch(out: Path, isolated: bool, isolation: str, cell_limits: dict | None = None) -> Path | None:
     """Before a batch writes into out: copies the grades already there (every <student>.json, grades.csv and
-    the batch record) to out/history/<timestamp>/ and records this batch in out/.batch.json. The snapshot's folder,
-    or None when out held no grades."""
+    the batch record) to out/history/<timestamp>/ and records this batch (how it isolates, its cells' time
+    limits) in out/.batch.json. The snapshot's folder, or None when out held no grades."""
     previous = [p for p in (*result_paths(out), out / "grades.csv", out / BATCH) if p.is_file()]
     snapshot = None
     if previous:
@@ -107,5 +107,7 @@ def start_batch(out: Path, isolated: bool, isolation: str) -> Path | None:
         for path in previous:
             shutil.copy2(path, snapshot / path.name)
     record = {"started": datetime.now(timezone.utc).isoformat(), "isolated": isolated, "isolation": isolation}
+    if cell_limits:
+        record["cell_limits"] = cell_limits  # {notebook: {code cell: seconds}}, from the reference's times
     write_atomically(out / BATCH, json.dumps(record, indent=2) + "\n")
     return snapshot

@@ -23,9 +23,11 @@ from tools.grading.limits import Limits
 from tools.grading.outputs import validated
 from tools.hidden import run_hidden_checks
 from tools.sandbox import Child
-from tools.workspace import student_copy
+from tools.workspace import reference_modules, student_copy
 from utils.course import REPO_ROOT, Assignment
 from utils.results import NotebookReport, Status, SubmissionResult
+
+CELL_LIMITS, CELL_TIMES = "cell_limits.json", "cell_times.json"  # in the copy, for the autograder
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,12 @@ def _run_notebooks(
     valid), and the log's tail when the run went wrong."""
     reports_dir = copy / "reports"
     command = [sys.executable, "-m", "utils.autograde", *(a.notebook for a in assignments)]
-    command += ["--report-dir", str(reports_dir), "--timeout", str(limits.question_timeout)]
+    command += ["--report-dir", str(reports_dir), "--cell-times", str(copy / CELL_TIMES)]
+    if limits.question_timeout is not None:  # given: it holds for every cell
+        command += ["--timeout", str(limits.question_timeout)]
+    elif limits.cell_limits:
+        (copy / CELL_LIMITS).write_text(json.dumps(limits.cell_limits))
+        command += ["--cell-limits", str(copy / CELL_LIMITS)]
     process = subprocess.Popen(
         [*launch.prefix, *command],
         cwd=copy,
@@ -122,18 +129,34 @@ def grade_submission(
     sandbox, every process of the submission runs in it as uid (tools.grading.isolation)."""
     start, limits = time.perf_counter(), limits or Limits()
     with student_copy(modules, root) as copy:
-        home = copy / ".home"  # caches and runtime files of jupyter and matplotlib
-        home.mkdir()
-        if sandbox is not None and sandbox.as_root:
-            hand_over(copy, uid)
-        prefix = sandbox.prefix(copy, uid) if sandbox is not None else []
-        launch = Launch(
-            prefix, student_environment(home), resource_limits(limits.memory_gb, limits.cpu_seconds)
-        )
+        launch = _launch(copy, limits, sandbox, uid)
         reports, log_tail = _run_notebooks(copy, assignments, limits, launch)
         for report, assignment in zip(reports, assignments):
             _apply_hidden_checks(report, assignment.topic, modules, copy, limits, launch)
     return SubmissionResult(student, reports, round(time.perf_counter() - start, 1), log_tail)
+
+
+def time_the_reference(
+    assignments: list[Assignment], limits: Limits, sandbox: Sandbox | None, uid: int, root: Path = REPO_ROOT
+) -> dict[str, dict[int, float]]:
+    """How long each code cell of the assignments' notebooks runs with the reference solutions, run as a
+    submission's are; raises RuntimeError when the reference does not get full marks here."""
+    with student_copy(reference_modules(root), root) as copy:
+        reports, log_tail = _run_notebooks(copy, assignments, limits, _launch(copy, limits, sandbox, uid))
+        short = [f"{r.notebook} {r.earned:g}/{r.max:g}" for r in reports if r.earned < r.max]
+        if short:
+            raise RuntimeError(f"the reference does not get full marks here ({', '.join(short)}): {log_tail}")
+        times = json.loads((copy / CELL_TIMES).read_text())
+    return {notebook: {int(cell): t for cell, t in cells.items()} for notebook, cells in times.items()}
+
+
+def _launch(copy: Path, limits: Limits, sandbox: Sandbox | None, uid: int | None) -> Launch:
+    home = copy / ".home"  # caches and runtime files of jupyter and matplotlib
+    home.mkdir()
+    if sandbox is not None and sandbox.as_root:
+        hand_over(copy, uid)
+    prefix = sandbox.prefix(copy, uid) if sandbox is not None else []
+    return Launch(prefix, student_environment(home), resource_limits(limits.memory_gb, limits.cpu_seconds))
 
 
 def student_environment(home: Path) -> dict[str, str]:
