@@ -1,39 +1,43 @@
 """tools.grade on a small class of generated submissions: correct ones (the reference in a folder and in a
 zip, and one written differently) get full marks, mutants lose exactly their questions (one only the
-hidden checks catch), and broken or hostile ones (a syntax error, a memory bomb, a process exit, a hang,
-reading solutions/, writing to the grades, monkeypatching the checks) are contained and reported without
-touching anyone else's grade. One notebook (assignment 1) keeps it quick."""
+hidden checks catch), and broken or hostile ones (tests/hostile.py: a syntax error, a memory bomb, a process
+exit, a hang, reading solutions/ here or any copy anywhere on disk, unmounting, a fork bomb, detached
+children, filling the disk, reaching the host's loopback, setuid(0), writing to the grades, monkeypatching
+the checks) are contained and reported without touching anyone else's grade. One notebook (assignment 1)
+keeps it quick."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import threading
 import zipfile
+from collections.abc import Iterator
+from pathlib import Path
 
+import nbformat
 import pytest
 
+from tests import hostile
 from tools.grading.outputs import result_paths, validated
 from tools.grading.submissions import find_submissions, read_modules
 from tools.hidden import linear_classifier as linear
-from tools.hidden.mutation import mutate, solution_source
 from utils.course import REPO_ROOT, by_topic
+from utils.graded_cells import graded_cells
+from utils.settings import QUESTION_TIMEOUT
 
 pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
 
 NOTEBOOK = by_topic("linear_classifier").notebook
-REFERENCE = solution_source("linear_classifier")
-FIRST_LINE = "    num_train, num_classes = X.shape[0], W.shape[1]\n"
-
-
-def hostile(body: str) -> str:
-    """The reference with body run at the start of svm_loss_naive (the first question)."""
-    return mutate(REFERENCE, "svm_loss_naive", FIRST_LINE, body)
-
-
-STUB = (REPO_ROOT / "utils" / "linear_classifier.py").read_text()
+REFERENCE = hostile.REFERENCE
+STUB = hostile.STUB
 
 
 def reads_the_solutions() -> str:
@@ -56,59 +60,124 @@ MONKEYPATCHES = linear.MUTANTS["regularization_gradient_left_out"].source + (
 )
 
 
+@contextlib.contextmanager
+def planted_solutions(tmp: Path) -> Iterator[list[Path]]:
+    """Copies of the reference in /tmp (tmp) and under this user's home folder, removed afterwards."""
+    home_copy = Path.home() / f".losslab-planted-{os.getpid()}"
+    copies = [tmp / "last_term" / "solutions", home_copy / "solutions"]
+    try:
+        for folder in copies:
+            folder.mkdir(parents=True)
+            (folder / "linear_classifier.py").write_text(REFERENCE)
+        yield copies
+    finally:
+        shutil.rmtree(home_copy, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def loopback_server() -> Iterator[tuple[int, list[bytes]]]:
+    """A server on the host's 127.0.0.1 that records what anyone sends it: (its port, the messages)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    received: list[bytes] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except (TimeoutError, OSError):
+                continue
+            with connection:
+                connection.settimeout(2)
+                with contextlib.suppress(OSError):
+                    received.append(connection.recv(64) or b"connected")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1], received
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+
+
+def survivors() -> list[int]:
+    """Processes of this machine whose command line says they were meant to outlive their submission."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if hostile.SURVIVOR.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+    return found
+
+
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
     submissions, out = root / "submissions", root / "grades"
-    modules = {
-        "ray_written_differently": linear.ALTERNATIVE,
-        "sam_squeezes_a_batch_of_one": linear.HIDDEN_ONLY_MUTANTS["predict_squeezes_a_batch_of_one"].source,
-        "ivy_monkeypatches_checks": MONKEYPATCHES,
-        "jo_reads_solutions": reads_the_solutions(),
-        "kim_writes_grades": writes_to_the_grades(out),
-        "ada_reference": REFERENCE,
-        "bo_mutant": linear.MUTANTS["predict_with_argmin"].source,
-        "cy_syntax_error": REFERENCE + "\ndef broken(:\n    pass\n",
-        "di_memory_bomb": hostile("    hog = bytearray(16 * 2**30)\n"),
-        "ed_exits": hostile("    import os; os._exit(0)\n"),
-        "fay_hangs": hostile("    while True:\n        pass\n"),
-    }
-    for student, source in modules.items():
-        folder = submissions / student / "utils"
-        folder.mkdir(parents=True)
-        (folder / "linear_classifier.py").write_text(source)
-    (submissions / "gus_notebook_only").mkdir()
-    (submissions / "gus_notebook_only" / "01_linear_classifiers.ipynb").write_text("{}")
-    with zipfile.ZipFile(submissions / "hal_zipped.zip", "w") as archive:
-        archive.writestr("homework/utils/linear_classifier.py", REFERENCE)
-    # Question limit 20 s; the whole submission 90 s: the hang ends as a per-question timeout, not a batch stall.
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tools.grade",
-            str(submissions),
-            "--out",
-            str(out),
+    with planted_solutions(root) as planted, loopback_server() as (port, received):
+        modules = {
+            "ray_written_differently": linear.ALTERNATIVE,
+            "sam_squeezes_a_batch_of_one": linear.HIDDEN_ONLY_MUTANTS[
+                "predict_squeezes_a_batch_of_one"
+            ].source,
+            "ivy_monkeypatches_checks": MONKEYPATCHES,
+            "jo_reads_solutions": reads_the_solutions(),
+            "kim_writes_grades": writes_to_the_grades(out),
+            "ada_reference": REFERENCE,
+            "bo_mutant": linear.MUTANTS["predict_with_argmin"].source,
+            "cy_syntax_error": REFERENCE + "\ndef broken(:\n    pass\n",
+            "di_memory_bomb": hostile.hostile("    hog = bytearray(16 * 2**30)\n"),
+            "ed_exits": hostile.hostile("    import os; os._exit(0)\n"),
+            "fay_hangs": hostile.hostile("    while True:\n        pass\n"),
+            "lee_searches_the_disk": hostile.searches_the_disk(),
+            "mo_unmounts": hostile.unmounts_then_searches(),
+            "nat_forks": hostile.FORKS_UNTIL_THE_LIMIT,
+            "pat_leaves_children": hostile.LEAVES_CHILDREN,
+            "quin_fills_the_disk": hostile.WRITES_UNTIL_IT_FAILS,
+            "ren_phones_home": hostile.connects_to(port),
+            "sol_becomes_root": hostile.BECOMES_ROOT,
+            "tex_patches_everything": hostile.patches_every_check(),
+        }
+        for student, source in modules.items():
+            folder = submissions / student / "utils"
+            folder.mkdir(parents=True)
+            (folder / "linear_classifier.py").write_text(source)
+        (submissions / "gus_notebook_only").mkdir()
+        (submissions / "gus_notebook_only" / "01_linear_classifiers.ipynb").write_text("{}")
+        with zipfile.ZipFile(submissions / "hal_zipped.zip", "w") as archive:
+            archive.writestr("homework/utils/linear_classifier.py", REFERENCE)
+        # No --timeout: each cell's limit follows the reference's time, so the hang costs seconds per cell.
+        command = [sys.executable, "-m", "tools.grade", str(submissions), "--out", str(out)]
+        command += [
             "--notebooks",
             NOTEBOOK,
             "--workers",
             "2",
-            "--timeout",
-            "20",
             "--submission-timeout",
             "300",
             "--memory-gb",
             "3",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+        ]
+        try:
+            proc = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1500)
+        finally:
+            left = survivors()
+            for pid in left:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        found_outside = subprocess.run(
+            [sys.executable, "-c", hostile.FIND + "print(_find_solutions() is not None)"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        ).stdout.strip()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = {p.stem: json.loads(p.read_text()) for p in result_paths(out)}
-    return results, out, proc.stdout
+    escape = {"survivors": left, "received": received, "found_outside": found_outside, "planted": planted}
+    return results, out, proc.stdout, escape
 
 
 def statuses(result: dict) -> dict[str, str]:
@@ -116,7 +185,7 @@ def statuses(result: dict) -> dict[str, str]:
 
 
 def test_correct_submissions_get_full_marks_from_a_folder_or_a_zip(graded_class):
-    results, _, _ = graded_class
+    results = graded_class[0]
     for student in ("ada_reference", "hal_zipped", "ray_written_differently"):
         assert results[student]["earned"] == results[student]["max"] == 29, results[student]
     hidden = {q["id"]: q.get("hidden") for q in results["ada_reference"]["notebooks"][0]["questions"]}
@@ -124,13 +193,13 @@ def test_correct_submissions_get_full_marks_from_a_folder_or_a_zip(graded_class)
 
 
 def test_a_mutant_loses_exactly_its_questions(graded_class):
-    results, _, _ = graded_class
+    results = graded_class[0]
     failed = {q for q, s in statuses(results["bo_mutant"]).items() if s != "passed"}
     assert failed == set(linear.MUTANTS["predict_with_argmin"].must_fail)
 
 
 def test_a_mistake_only_the_hidden_checks_catch_costs_its_question(graded_class):
-    results, _, _ = graded_class
+    results = graded_class[0]
     questions = {q["id"]: q for q in results["sam_squeezes_a_batch_of_one"]["notebooks"][0]["questions"]}
     assert {q for q, v in questions.items() if v["status"] != "passed"} == {"predict_linear_classifier"}
     message = questions["predict_linear_classifier"]["message"]
@@ -138,24 +207,76 @@ def test_a_mistake_only_the_hidden_checks_catch_costs_its_question(graded_class)
 
 
 def test_monkeypatched_checks_do_not_earn_the_points(graded_class):
-    results, _, _ = graded_class
+    results = graded_class[0]
     questions = {q["id"]: q for q in results["ivy_monkeypatches_checks"]["notebooks"][0]["questions"]}
     assert questions["svm_loss_vectorized"]["status"] == "failed"
     assert "hidden checks failed" in questions["svm_loss_vectorized"]["message"]
 
 
-def test_the_solutions_and_the_grades_are_out_of_reach(graded_class):
-    results, out, stdout = graded_class
+def require_isolation(stdout: str) -> None:
+    """Skips where bubblewrap is missing; where it is installed, the grader must be using it."""
     if "NOT isolated" in stdout:
-        pytest.skip("the grader cannot isolate submissions here (not root, or no unshare, ip and setpriv)")
-    assert results["jo_reads_solutions"]["earned"] == 0
-    assert set(statuses(results["jo_reads_solutions"]).values()) == {"not_implemented"}
+        if shutil.which("bwrap"):
+            pytest.fail(f"bubblewrap is installed but the grader did not isolate: {stdout.splitlines()[0]}")
+        pytest.skip("bubblewrap is not installed here (apt-get install bubblewrap)")
+
+
+def questions(result: dict) -> dict[str, dict]:
+    return {q["id"]: q for q in result["notebooks"][0]["questions"]}
+
+
+def test_the_solutions_and_the_grades_are_out_of_reach(graded_class):
+    results, out, stdout, escape = graded_class
+    require_isolation(stdout)
+    assert escape["found_outside"] == "True"  # outside the sandbox, the search finds a planted copy
+    for student in ("jo_reads_solutions", "lee_searches_the_disk", "mo_unmounts"):
+        assert results[student]["earned"] == 0, student
+        assert set(statuses(results[student]).values()) == {"not_implemented"}, student
     assert results["kim_writes_grades"]["earned"] == 29 and results["ada_reference"]["earned"] == 29
     assert not any("hacked" in p.read_text() for p in out.rglob("*") if p.is_file())
 
 
+def test_hostile_processes_are_contained_and_lose_their_points(graded_class):
+    results, _, stdout, escape = graded_class
+    require_isolation(stdout)
+    expected = {
+        "nat_forks": "fork failed after",  # the process cap holds
+        "pat_leaves_children": "left a detached child running",
+        "quin_fills_the_disk": "File too large",  # at 1 GiB, not 4
+        "ren_phones_home": "ConnectionRefusedError",  # the sandbox's loopback is its own
+        "sol_becomes_root": "PermissionError",
+    }
+    for student, why in expected.items():
+        first = questions(results[student])["svm_loss_naive"]
+        assert first["status"] == "error" and why in first["message"], (student, first)
+        assert results[student]["earned"] < 29, student
+    assert escape["survivors"] == [] and escape["received"] == []
+
+
+def test_a_submission_that_patches_every_check_scores_nothing(graded_class):
+    results = graded_class[0]
+    assert results["tex_patches_everything"]["earned"] == 0, statuses(results["tex_patches_everything"])
+
+
+def test_a_hang_costs_each_cell_its_limit_from_the_reference(graded_class):
+    results, out, _, _ = graded_class
+    limits = json.loads((out / ".batch.json").read_text())["cell_limits"][NOTEBOOK]
+    naive = next(
+        c
+        for c in graded_cells(
+            nbformat.read(REPO_ROOT / NOTEBOOK, as_version=4), by_topic("linear_classifier")
+        )
+        if c.id == "svm_loss_naive"
+    )
+    hang = questions(results["fay_hangs"])
+    assert hang["svm_loss_naive"]["status"] == "timeout"
+    assert hang["svm_loss_naive"]["message"] == f"did not finish within {limits[str(naive.cell_num)]:g} s"
+    assert limits[str(naive.cell_num)] < QUESTION_TIMEOUT.default  # derived, not the fixed default
+    assert hang["svm_loss_vectorized"]["status"] == "passed"  # the cells after it go on
+
+
 def test_broken_and_hostile_submissions_are_contained_and_reported(graded_class):
-    results, _, _ = graded_class
+    results = graded_class[0]
     assert set(statuses(results["cy_syntax_error"]).values()) == {"error"}
     assert "SyntaxError" in results["cy_syntax_error"]["notebooks"][0]["cause"]
     bomb = results["di_memory_bomb"]["notebooks"][0]["questions"]
@@ -168,16 +289,14 @@ def test_broken_and_hostile_submissions_are_contained_and_reported(graded_class)
         "svm_vectorized_speedup",
     }  # the two questions that call the exiting function
     assert "kernel died" in exits[0]["message"] and results["ed_exits"]["earned"] == 25
-    hangs = statuses(results["fay_hangs"])
-    assert hangs["svm_loss_naive"] == "timeout" and hangs["svm_loss_vectorized"] == "passed"
     nothing = results["gus_notebook_only"]
     assert set(statuses(nothing).values()) == {"not_implemented"} and nothing["note"] == "modules found: none"
 
 
 def test_grades_csv_and_gradescope_results(graded_class):
-    results, out, stdout = graded_class
+    results, out, stdout, _ = graded_class
     rows = {row["student"]: row for row in csv.DictReader((out / "grades.csv").open())}
-    assert set(rows) == set(results) and len(results) == 13
+    assert set(rows) == set(results) and len(results) == 21
     assert (
         rows["ada_reference"]["total"] == "29"
         and rows["bo_mutant"]["01_linear_classifiers/predict_linear_classifier"] == "0"
