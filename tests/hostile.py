@@ -69,15 +69,11 @@ for _command in (
 
 
 FORKS_UNTIL_THE_LIMIT = hostile(
-    f"""    import os, time
+    f"""    import subprocess
     children = []
     try:
         for _ in range({FORKS}):
-            pid = os.fork()
-            if pid == 0:
-                time.sleep(5)
-                os._exit(0)
-            children.append(pid)
+            children.append(subprocess.Popen(["sleep", "5"]))
     except OSError as error:
         raise RuntimeError(f"fork failed after {{len(children)}} children: {{error}}") from None
     raise RuntimeError(f"forked all {FORKS} children")

@@ -21,7 +21,7 @@ LIMIT_FACTOR = Setting(
 )
 LIMIT_SLACK_S, LIMIT_FLOOR_S = 5.0, 15.0
 MAX_FILE_BYTES = 1 << 30  # no process of a submission writes a file above 1 GiB; its /tmp holds as much
-MAX_PROCESSES = 512  # processes and threads of one student at once (a kernel and its helpers use ~60)
+MAX_PROCESSES = 256  # processes and threads of one student at once (a kernel and its helpers use ~60)
 
 
 def derived_limit(reference_seconds: float, factor: float = LIMIT_FACTOR.default) -> float:
