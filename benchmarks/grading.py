@@ -1,15 +1,17 @@
-"""Grading throughput: a generated class graded by tools.grade, serial against parallel, and the grader's
-cost per submission against running the notebook under nbval directly.
+"""Grading throughput: a generated class graded by tools.grade on Dask, on an embedded cluster of one
+worker and of two, and through a localhost scheduler with two workers, and the grader's cost per
+submission against running the notebook under nbval directly.
 
     python -m benchmarks.grading --write                 # a class of 50 on assignment 4's notebook
 
 The class cycles through the reference, a differently written correct solution, every mutant of the
-assignment and the untouched stub. Parallel grading runs the whole class; serial grading runs its
+assignment and the untouched stub. The two-worker settings grade the whole class; one worker grades its
 first SERIAL_SUBMISSIONS (a rate needs no more, and the serial run of 50 alone would take a quarter hour).
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 
 import benchmarks.common as common
+from benchmarks.localhost_cluster import localhost_cluster
 from tools.hidden import material
 from tools.hidden.mutation import solution_source
 from utils.course import REPO_ROOT, by_topic
@@ -25,18 +28,23 @@ TOPIC = "neural_collapse"
 CLASS_SIZE, SERIAL_SUBMISSIONS = 50, 10
 
 
-def write_class(folder: Path, size: int) -> None:
-    """size submissions cycling through the reference, a correct variant, the mutants and the stub."""
+def kinds() -> list[str | None]:
+    """The submissions a class cycles through: the reference first, a correct variant, the mutants, the stub."""
     hidden = material(TOPIC)
-    kinds = [solution_source(TOPIC), hidden.ALTERNATIVE, *(m.source for m in hidden.MUTANTS.values()), None]
+    return [solution_source(TOPIC), hidden.ALTERNATIVE, *(m.source for m in hidden.MUTANTS.values()), None]
+
+
+def write_class(folder: Path, size: int) -> None:
+    """size submissions cycling through kinds()."""
+    cycle = kinds()
     for i in range(size):
         student = folder / f"student{i:03d}" / "utils"
         student.mkdir(parents=True)
-        if kinds[i % len(kinds)] is not None:
-            (student / f"{TOPIC}.py").write_text(kinds[i % len(kinds)])
+        if cycle[i % len(cycle)] is not None:
+            (student / f"{TOPIC}.py").write_text(cycle[i % len(cycle)])
 
 
-def grade(submissions: Path, out: Path, workers: int) -> float:
+def grade(submissions: Path, out: Path, *options: str) -> float:
     """Seconds for tools.grade over the folder."""
     start = time.perf_counter()
     proc = subprocess.run(
@@ -49,8 +57,7 @@ def grade(submissions: Path, out: Path, workers: int) -> float:
             str(out),
             "--notebooks",
             by_topic(TOPIC).notebook,
-            "--workers",
-            str(workers),
+            *options,
         ],
         cwd=REPO_ROOT,
         capture_output=True,
@@ -67,33 +74,50 @@ def measure() -> dict:
         write_class(tmp / "class", CLASS_SIZE)
         write_class(tmp / "serial", SERIAL_SUBMISSIONS)
         nbval = min(common.notebook_wall_time(by_topic(TOPIC).notebook) for _ in range(2))
-        serial = grade(tmp / "serial", tmp / "serial-grades", workers=1)
-        parallel = grade(tmp / "class", tmp / "class-grades", workers=2)
+        serial = grade(tmp / "serial", tmp / "serial-grades", "--workers", "1")
+        # The reference's own grading time, from its results (the batch's start and end left out).
+        references = [i for i in range(SERIAL_SUBMISSIONS) if i % len(kinds()) == 0]
+        reference_seconds = [
+            json.loads((tmp / "serial-grades" / f"student{i:03d}.json").read_text())["seconds"]
+            for i in references
+        ]
+        parallel = grade(tmp / "class", tmp / "class-grades", "--workers", "2")
+        with localhost_cluster(2) as cluster:
+            scheduler = grade(tmp / "class", tmp / "scheduler-grades", "--scheduler", cluster.address)
     return {
         "notebook": by_topic(TOPIC).notebook,
         "class_size": CLASS_SIZE,
         "serial_submissions": SERIAL_SUBMISSIONS,
         "nbval_seconds": nbval,
         "serial_seconds": serial,
+        "reference_submission_seconds": min(reference_seconds),
         "parallel_seconds": parallel,
+        "scheduler_seconds": scheduler,
     }
 
 
 def as_markdown(r: dict) -> str:
     serial_each = r["serial_seconds"] / r["serial_submissions"]
     parallel_rate = r["class_size"] / r["parallel_seconds"] * 60
+    scheduler_rate = r["class_size"] / r["scheduler_seconds"] * 60
     return "\n".join(
         [
             f"Measured {r['date']} on {r['machine']} (torch {r['torch']}); notebook `{r['notebook']}`.",
             "",
             "| measurement | result |",
             "|---|---|",
-            f"| serial (1 worker), {r['serial_submissions']} submissions | {r['serial_seconds']:.0f} s: "
+            f"| embedded, 1 worker, {r['serial_submissions']} submissions | {r['serial_seconds']:.0f} s: "
             f"**{60 / serial_each:.1f} per minute** ({serial_each:.1f} s each) |",
-            f"| parallel (2 workers), class of {r['class_size']} | {r['parallel_seconds'] / 60:.1f} min: "
-            f"**{parallel_rate:.1f} per minute** ({parallel_rate * serial_each / 60:.2f}x serial) |",
+            f"| embedded, 2 workers, class of {r['class_size']} | {r['parallel_seconds'] / 60:.1f} min: "
+            f"**{parallel_rate:.1f} per minute** ({parallel_rate * serial_each / 60:.2f}x one worker) |",
+            f"| localhost `dask scheduler`, 2 `dask worker`s, class of {r['class_size']} | "
+            f"{r['scheduler_seconds'] / 60:.1f} min: **{scheduler_rate:.1f} per minute** |",
             f"| the notebook under nbval directly, reference, fresh kernel | {r['nbval_seconds']:.1f} s |",
-            f"| grader / nbval, per submission (serial) | **{serial_each / r['nbval_seconds']:.2f}x** |",
+            f"| grader / nbval, per submission (1 worker, the batch's start included) | "
+            f"{serial_each / r['nbval_seconds']:.2f}x |",
+            f"| a reference submission's own grading (copy, notebook, hidden checks) | "
+            f"{r['reference_submission_seconds']:.1f} s: "
+            f"**{r['reference_submission_seconds'] / r['nbval_seconds']:.2f}x nbval** |",
         ]
     )
 

@@ -324,27 +324,37 @@ def test_a_regrade_shows_exactly_the_questions_whose_points_changed(grades, tmp_
 
 
 def test_regrading_with_the_grader_keeps_the_previous_grades(tmp_path, monkeypatch):
-    """tools.grade twice into one folder (each submission's grading replaced by the generated class's):
-    the second run keeps the first's grades in history/, and the report shows what changed."""
+    """tools.grade twice into one folder, on a Dask cluster in this process whose workers' grading is
+    replaced by the generated class's: the regrade keeps the first run's grades in history/, and the report
+    shows what changed."""
     import random
 
+    from distributed import LocalCluster
+
     import tools.grade
+    import tools.grading.task
 
     submissions, out = tmp_path / "submissions", tmp_path / "grades"
     for student in ("ann", "ben"):
         (submissions / student).mkdir(parents=True)
     kinds = {"ann": "reference", "ben": "reference"}
-    monkeypatch.setattr(tools.grade, "find_sandbox", lambda: (None, "NOT isolated (not under test here)"))
     monkeypatch.setattr(
-        tools.grade,
+        tools.grading.task, "worker_sandbox", lambda: (None, "NOT isolated (not under test here)")
+    )
+    monkeypatch.setattr(
+        tools.grading.task,
         "grade_submission",
         lambda student, *args: report_class.submission(student, kinds[student], random.Random(0)),
     )
-    command = [str(submissions), "--out", str(out), "--workers", "1", "--timeout", "300"]  # no reference run
-    assert tools.grade.main(command) == 0
-    assert not (out / HISTORY).exists()
-    kinds["ben"] = "hang"  # the first question of the first assignment times out
-    assert tools.grade.main(command) == 0
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        command = [str(submissions), "--out", str(out), "--scheduler", cluster.scheduler_address]
+        command += ["--timeout", "300"]  # no reference run
+        assert tools.grade.main(command) == 0
+        assert not (out / HISTORY).exists()
+        kinds["ben"] = "hang"  # the first question of the first assignment times out
+        assert tools.grade.main(command) == 0  # the same submissions and repository: nothing to grade
+        assert not (out / HISTORY).exists()
+        assert tools.grade.main([*command, "--regrade"]) == 0
     (snapshot,) = (out / HISTORY).iterdir()
     assert sorted(p.name for p in snapshot.iterdir()) == sorted(["ann.json", BATCH, "ben.json", "grades.csv"])
     built = class_report.build(out, progress=False)

@@ -124,6 +124,8 @@ class SubmissionResult:
     seconds: float = 0.0
     log_tail: str = ""  # the autograder's output when its run went wrong
     note: str = ""  # which modules the submission held, or why it could not be read
+    submission_hash: str = ""  # of the modules graded (tools.grading.fingerprint): a rerun reuses the
+    fingerprint: str = ""  # result only while both this and the grader's repository fingerprint match
 
     @property
     def earned(self) -> float:
@@ -142,12 +144,17 @@ class SubmissionResult:
             "seconds": self.seconds,
             "log_tail": self.log_tail,
             "note": self.note,
+            "submission_hash": self.submission_hash,
+            "fingerprint": self.fingerprint,
         }
 
     @classmethod
     def from_json(cls, data) -> SubmissionResult:
         try:
             notebooks = [NotebookReport.from_json(r) for r in data["notebooks"]]
-            return cls(str(data["student"]), notebooks, data["seconds"], data["log_tail"], data["note"])
+            result = cls(str(data["student"]), notebooks, data["seconds"], data["log_tail"], data["note"])
         except (KeyError, TypeError) as error:
             raise MalformedReport(f"not a submission result: {error!r}") from None
+        result.submission_hash = str(data.get("submission_hash", ""))
+        result.fingerprint = str(data.get("fingerprint", ""))
+        return result

@@ -57,30 +57,59 @@ def write_result(out: Path, result: SubmissionResult) -> None:
     write_atomically(out / "gradescope" / result.student / "results.json", gradescope)
 
 
-def write_grades_csv(out: Path) -> None:
-    """grades.csv from every <student>.json in out: a row per student, a column per question, the total."""
-    results = [SubmissionResult.from_json(json.loads(p.read_text())) for p in result_paths(out)]
-    columns: dict[str, None] = {}  # ordered, without repeats
-    for result in results:
-        columns.update(
-            (f"{Path(r.notebook).stem}/{q.id}", None) for r in result.notebooks for q in r.questions
-        )
-    rows = []
-    for result in results:
+class GradesTable:
+    """grades.csv of a grades folder, kept in memory: a row per student, a column per question, the total.
+    A finished student's row is appended (a batch of N costs N rows, not N rereads of every result), and
+    write() replaces the whole file, sorted by student."""
+
+    def __init__(self, out: Path, results: list[SubmissionResult] = ()):
+        self.path, self.rows, self.columns = out / "grades.csv", {}, {}
+        for result in results:
+            self._add(result)
+
+    @classmethod
+    def of_folder(cls, out: Path) -> GradesTable:
+        """The table of every <student>.json in out."""
+        return cls(out, [SubmissionResult.from_json(json.loads(p.read_text())) for p in result_paths(out)])
+
+    def _add(self, result: SubmissionResult) -> bool:
+        """Adds or replaces the student's row; True when the row needs a new column or replaced one."""
         earned = {f"{Path(r.notebook).stem}/{q.id}": q.earned for r in result.notebooks for q in r.questions}
-        rows.append(
-            {
-                "student": result.student,
-                **{c: f"{earned[c]:g}" if c in earned else "" for c in columns},
-                "total": f"{result.earned:g}",
-                "max": f"{result.max:g}",
-            }
-        )
-    with tempfile.NamedTemporaryFile("w", newline="", dir=out, delete=False, suffix=".tmp") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["student", *columns, "total", "max"])
-        writer.writeheader()
-        writer.writerows(rows)
-    Path(handle.name).replace(out / "grades.csv")
+        new_columns = not earned.keys() <= self.columns.keys()
+        self.columns.update(dict.fromkeys(earned))
+        replaced = result.student in self.rows
+        self.rows[result.student] = {
+            "student": result.student,
+            **{c: f"{e:g}" for c, e in earned.items()},
+            "total": f"{result.earned:g}",
+            "max": f"{result.max:g}",
+        }
+        return new_columns or replaced
+
+    def _fields(self) -> list[str]:
+        return ["student", *self.columns, "total", "max"]
+
+    def add(self, result: SubmissionResult) -> None:
+        """The student's row, appended to the file (the whole file rewritten when it cannot be)."""
+        if self._add(result) or not self.path.is_file():
+            self.write()
+            return
+        with self.path.open("a", newline="") as handle:
+            csv.DictWriter(handle, fieldnames=self._fields(), restval="").writerow(self.rows[result.student])
+
+    def write(self) -> None:
+        with tempfile.NamedTemporaryFile(
+            "w", newline="", dir=self.path.parent, delete=False, suffix=".tmp"
+        ) as handle:
+            writer = csv.DictWriter(handle, fieldnames=self._fields(), restval="")
+            writer.writeheader()
+            writer.writerows(self.rows[student] for student in sorted(self.rows))
+        Path(handle.name).replace(self.path)
+
+
+def write_grades_csv(out: Path) -> None:
+    """grades.csv from every <student>.json in out."""
+    GradesTable.of_folder(out).write()
 
 
 HISTORY = "history"  # <out>/history/<timestamp>/: the grades a regrade replaced, for the class report's diff
@@ -94,20 +123,32 @@ def result_paths(folder: Path) -> list[Path]:
     return [p for p in sorted(folder.glob("*.json")) if p.name != BATCH]
 
 
-def start_batch(out: Path, isolated: bool, isolation: str, cell_limits: dict | None = None) -> Path | None:
-    """Before a batch writes into out: copies the grades already there (every <student>.json, grades.csv and
-    the batch record) to out/history/<timestamp>/ and records this batch (how it isolates, its cells' time
-    limits) in out/.batch.json. The snapshot's folder, or None when out held no grades."""
-    previous = [p for p in (*result_paths(out), out / "grades.csv", out / BATCH) if p.is_file()]
+def start_batch(
+    out: Path, isolated: bool, isolation: str, replacing: list[str] | None = None, **details
+) -> Path | None:
+    """Before a batch writes into out: copies the grades it replaces (the <student>.json of the students in
+    replacing, default all of them; grades.csv and the batch record) to out/history/<timestamp>/, and
+    records this batch in out/.batch.json: when, how it isolates, and the details given (the repository's
+    fingerprint, its cells' time limits). The snapshot's folder, or None when it replaces no grades."""
+    results = result_paths(out)
+    if replacing is not None:
+        results = [p for p in results if p.stem in set(replacing)]
     snapshot = None
-    if previous:
+    if results:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%S.%fZ")
         snapshot = out / HISTORY / stamp
         snapshot.mkdir(parents=True)
-        for path in previous:
-            shutil.copy2(path, snapshot / path.name)
+        for path in (*results, out / "grades.csv", out / BATCH):
+            if path.is_file():
+                shutil.copy2(path, snapshot / path.name)
     record = {"started": datetime.now(timezone.utc).isoformat(), "isolated": isolated, "isolation": isolation}
-    if cell_limits:
-        record["cell_limits"] = cell_limits  # {notebook: {code cell: seconds}}, from the reference's times
-    write_atomically(out / BATCH, json.dumps(record, indent=2) + "\n")
+    write_atomically(out / BATCH, json.dumps(record | details, indent=2) + "\n")
     return snapshot
+
+
+def batch_record(out: Path) -> dict:
+    """The latest batch's record in out, or {} when there is none."""
+    try:
+        return json.loads((out / BATCH).read_text())
+    except (OSError, ValueError):
+        return {}

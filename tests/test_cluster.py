@@ -1,0 +1,202 @@
+"""tools.grade on Dask: a real cluster on localhost (a `dask scheduler` and `dask worker` processes, bound
+to 127.0.0.1) grades a small class exactly as the embedded cluster does, also when a worker is killed
+mid-batch; a grader killed mid-batch loses nothing and its rerun grades only the rest; a worker whose
+repository differs refuses, and the student's result says why. Every process started here is stopped by
+its id, also when a test fails. One notebook (assignment 4, the quickest) keeps it short."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.localhost_cluster import kill_processes_under, localhost_cluster, stop
+from tools.grade import _outcome
+from tools.grading.cluster import ALLOWED_FAILURES, dask_client
+from tools.grading.limits import Limits
+from tools.grading.outputs import BATCH, result_paths
+from tools.grading.task import Job
+from tools.hidden import material
+from tools.hidden.mutation import mutate, solution_source
+from utils.course import REPO_ROOT, by_topic
+from utils.results import Status
+
+pytestmark = pytest.mark.slow  # grades a class several times: the full suite and CI run it
+
+TOPIC = "neural_collapse"
+NOTEBOOK = by_topic(TOPIC).notebook
+REFERENCE = solution_source(TOPIC)
+CLASS = {
+    "ada_reference": REFERENCE,
+    "bo_written_differently": material(TOPIC).ALTERNATIVE,
+    "cy_mutant": material(TOPIC).MUTANTS["nc4_farthest_mean"].source,
+    "di_hangs": mutate(
+        REFERENCE, "etf_objective_naive", "    C = W.shape[1]\n", "    while True:\n        pass\n"
+    ),
+    "ed_crashes": mutate(
+        REFERENCE,
+        "long_tailed_counts",
+        "    _check_num_classes(num_classes)\n",
+        "    import os; os._exit(1)\n",
+    ),
+    "fay_stub": None,
+}
+
+
+def write_class(folder: Path) -> Path:
+    for student, source in CLASS.items():
+        (folder / student / "utils").mkdir(parents=True)
+        if source is not None:
+            (folder / student / "utils" / f"{TOPIC}.py").write_text(source)
+    return folder
+
+
+def grade_command(submissions: Path, out: Path, *options: str) -> list[str]:
+    return [sys.executable, "-m", "tools.grade", str(submissions), "--out", str(out), "--notebooks", NOTEBOOK,
+            "--submission-timeout", "300", *options]  # fmt: skip
+
+
+def grades(out: Path) -> dict[str, dict]:
+    """{student: {question: (status, earned)}} of a grades folder."""
+    found = {}
+    for path in result_paths(out):
+        result = json.loads(path.read_text())
+        found[path.stem] = {
+            q["id"]: (q["status"], q["earned"]) for r in result["notebooks"] for q in r["questions"]
+        }
+    return found
+
+
+def csv_students(out: Path) -> list[str]:
+    with (out / "grades.csv").open(newline="") as handle:
+        return [row["student"] for row in csv.DictReader(handle)]
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout:g} s for {what}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    """The class graded on the embedded cluster: (submissions, grades folder)."""
+    root = tmp_path_factory.mktemp("embedded")
+    submissions, out = write_class(root / "submissions"), root / "grades"
+    proc = subprocess.run(grade_command(submissions, out, "--workers", "2"), cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=900)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return submissions, out
+
+
+def resuming(out: Path, embedded_out: Path) -> Path:
+    """A grades folder that starts from the embedded batch's record (not its grades), so that its cells
+    keep the same limits and the reference is not timed again."""
+    out.mkdir()
+    shutil.copy(embedded_out / BATCH, out / BATCH)
+    return out
+
+
+def test_the_embedded_cluster_grades_every_kind_of_submission(embedded):
+    got, full = grades(embedded[1]), by_topic(TOPIC).points
+    assert set(got) == set(CLASS)
+    for student in ("ada_reference", "bo_written_differently"):
+        assert all(status == "passed" for status, _ in got[student].values()), got[student]
+    assert {q for q, (s, _) in got["cy_mutant"].items() if s != "passed"} == {"nc4"}
+    assert got["di_hangs"]["etf_objective_naive"][0] == "timeout"
+    assert got["ed_crashes"]["long_tailed_indices"][0] == "error"
+    assert sum(e for _, e in got["fay_stub"].values()) == 0 and full > 0
+
+
+def test_a_localhost_cluster_grades_as_the_embedded_one_even_when_a_worker_is_killed(embedded, tmp_path):
+    submissions, embedded_out = embedded
+    out = resuming(tmp_path / "grades", embedded_out)
+    with localhost_cluster(2) as running:
+        grader = subprocess.Popen(grade_command(submissions, out, "--scheduler", running.address), cwd=REPO_ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  start_new_session=True)  # fmt: skip
+        try:
+            wait_for(lambda: len(result_paths(out)) >= 1, 600, "a first result")
+            os.kill(running.workers[0].pid, signal.SIGKILL)  # busy: two workers, five submissions left
+            running.add_worker()
+            output, _ = grader.communicate(timeout=900)
+        finally:
+            stop(grader)
+    assert grader.returncode == 0, output
+    assert grades(out) == grades(embedded_out)
+    assert sorted(csv_students(out)) == sorted(CLASS)  # each student once
+
+
+def test_a_grader_killed_mid_batch_loses_nothing_and_its_rerun_grades_only_the_rest(embedded, tmp_path):
+    submissions, embedded_out = embedded
+    out, copies = resuming(tmp_path / "grades", embedded_out), tmp_path / "copies"
+    copies.mkdir()
+    env = {**os.environ, "TMPDIR": str(copies)}  # where the grader's submission copies go
+    command = grade_command(submissions, out, "--workers", "2")
+    grader = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)  # fmt: skip
+    try:
+        wait_for(lambda: len(result_paths(out)) >= 2, 600, "two results")
+    finally:
+        stop(grader)
+        kill_processes_under(copies)
+    before = {p.stem: (p.stat().st_mtime_ns, p.read_text()) for p in result_paths(out)}
+    assert 2 <= len(before) < len(CLASS)
+    rerun = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert f"{len(before)} already graded" in rerun.stdout
+    assert {
+        p.stem: (p.stat().st_mtime_ns, p.read_text()) for p in result_paths(out) if p.stem in before
+    } == before
+    assert grades(out) == grades(embedded_out)
+    assert sorted(csv_students(out)) == sorted(CLASS)
+
+
+def test_a_worker_with_another_repository_refuses_and_says_why(tmp_path):
+    submissions = tmp_path / "submissions"
+    (submissions / "ada_reference" / "utils").mkdir(parents=True)
+    (submissions / "ada_reference" / "utils" / f"{TOPIC}.py").write_text(REFERENCE)
+    other = tmp_path / "other_commit"
+    listed = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]  # the working tree
+    files = subprocess.run(listed, cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, files.decode().split("\0")):
+        if (REPO_ROOT / name).is_file():
+            (other / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / name, other / name)
+    with (other / "tools" / "hidden" / f"{TOPIC}.py").open("a") as handle:
+        handle.write("\n# a hidden check changed since\n")
+    out = tmp_path / "grades"
+    with localhost_cluster(1, other) as running:
+        command = grade_command(submissions, out, "--scheduler", running.address, "--timeout", "300")
+        proc = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (question, *_) = json.loads((out / "ada_reference.json").read_text())["notebooks"][0]["questions"]
+    assert question["status"] == "error" and question["earned"] == 0
+    assert (
+        "the worker's repository (fingerprint" in question["message"] and "same commit" in question["message"]
+    )
+
+
+def ends_its_worker(job: Job) -> None:
+    """What a submission that escaped its sandbox and killed its grader's process would do."""
+    os._exit(1)
+
+
+def test_a_submission_that_keeps_killing_workers_is_that_students_error_and_the_batch_goes_on():
+    job = Job("ivy", 61000, {}, "modules found: none", "0" * 16, (NOTEBOOK,), Limits(), "0" * 16)
+    with dask_client(None, 1) as client:
+        result = _outcome(client.submit(ends_its_worker, job, pure=False), job)
+        assert client.submit(sum, [1, 2]).result() == 3  # the cluster still grades
+    first = result.notebooks[0].questions[0]
+    assert first.status is Status.ERROR and f"killed {ALLOWED_FAILURES + 1} workers in a row" in first.message
+    assert result.earned == 0 and result.submission_hash == job.submission_hash
