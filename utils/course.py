@@ -126,6 +126,11 @@ def _check_parts(topic: str, question: Question) -> None:
         )
 
 
+def question_id(key: str) -> str:
+    """The question that "<question>" or "<question>/<part>" names."""
+    return key.partition("/")[0]
+
+
 def topics() -> list[str]:
     return [a.topic for a in ASSIGNMENTS]
 

@@ -154,9 +154,18 @@ class NotebookReport:
     def all_failed(
         cls, notebook: str, questions, status: Status, message: str, cause: str = ""
     ) -> NotebookReport:
-        """Every question (anything with an id and points) at status with the same message: nothing could
-        be graded, for the reason cause (default: the message)."""
-        results = [QuestionResult(q.id, q.points, status, message) for q in questions]
+        """Every question (anything with an id, points and maybe parts) and its parts at status with the same
+        message: nothing could be graded, for the reason cause (default: the message)."""
+        results = [
+            QuestionResult(
+                q.id,
+                q.points,
+                status,
+                message,
+                parts=[PartResult(p.id, p.points, status, message) for p in getattr(q, "parts", ())],
+            )
+            for q in questions
+        ]
         return cls(notebook, results, cause=cause or message)
 
 

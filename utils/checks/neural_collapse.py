@@ -313,9 +313,16 @@ def check_dot_regression_loss(dot_regression_loss: Callable) -> None:
         )
     with parts("gradient"):
         leaves = [features.clone().requires_grad_(True), weight.clone().requires_grad_(True)]
-        grads = torch.autograd.grad(dot_regression_loss(leaves[0], labels, leaves[1]), leaves)
+        grads = torch.autograd.grad(
+            dot_regression_loss(leaves[0], labels, leaves[1]), leaves, allow_unused=True
+        )
         expected_grads = _dot_regression_gradients(features, weight, labels)
         for what, g, e in zip(("features", "weight"), grads, expected_grads):
+            if g is None:
+                fail(
+                    f"dot_regression_loss sends no gradient to the {what}",
+                    f"keep the {what} in the graph (no .detach())",
+                )
             check_close(f"gradient of dot_regression_loss with respect to {what}", g, e, tol=1e-10)
     parts.finish()
 
