@@ -32,6 +32,7 @@ from tools.grading.submissions import find_submissions, read_modules
 from tools.hidden import linear_classifier as linear
 from utils.course import REPO_ROOT, by_topic
 from utils.graded_cells import graded_cells
+from utils.results import NotebookReport, Status
 from utils.settings import QUESTION_TIMEOUT
 
 pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
@@ -314,15 +315,7 @@ def test_grades_csv_and_gradescope_results(graded_class):
 
 def test_a_tampered_report_is_not_trusted():
     assignment = by_topic("linear_classifier")
-    honest = {
-        "notebook": assignment.notebook,
-        "questions": [
-            {"id": q.id, "points": q.points, "earned": 0.0, "status": "failed", "message": ""}
-            for q in assignment.questions
-        ],
-        "earned": 0.0,
-        "max": assignment.points,
-    }
+    honest = NotebookReport.all_failed(assignment.notebook, assignment.questions, Status.FAILED, "").to_json()
     assert validated(honest, assignment) is not None
     inflated = json.loads(json.dumps(honest))
     inflated["questions"][0]["earned"] = inflated["questions"][0]["points"]
