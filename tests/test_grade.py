@@ -26,6 +26,7 @@ import nbformat
 import pytest
 
 from tests import hostile
+from tests.mutants import failing_questions
 from tests.test_course import NOT_YET_HIDDEN
 from tools.grading.outputs import result_paths, validated
 from tools.grading.submissions import find_submissions, read_modules
@@ -197,7 +198,7 @@ def test_correct_submissions_get_full_marks_from_a_folder_or_a_zip(graded_class)
 def test_a_mutant_loses_exactly_its_questions(graded_class):
     results = graded_class[0]
     failed = {q for q, s in statuses(results["bo_mutant"]).items() if s != "passed"}
-    assert failed == set(linear.MUTANTS["predict_with_argmin"].must_fail)
+    assert failed == failing_questions(linear.MUTANTS["predict_with_argmin"])
 
 
 def test_a_mistake_only_the_hidden_checks_catch_costs_its_question(graded_class):
