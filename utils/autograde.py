@@ -5,7 +5,9 @@
 
 Each question ends as passed, failed (an AssertionError from a check), not_implemented
 (NotImplementedError), error (any other exception, or a cell that ended the kernel) or timeout. The
-questions, their points and time limits are the course registry's (utils/course.py). A JSON report per
+questions, their points, parts and time limits are the course registry's (utils/course.py); a question
+with parts earns the points of the parts its check passed (utils.grading.Parts displays them in the
+cell's output), and the scorecard lists them under it when one failed. A JSON report per
 notebook lands in reports/<notebook>.json (utils/results.py). The exit status is 0 whenever grading
 ran, whatever the score. Instructors grade the reference solutions with `python -m tools.reference`.
 """
