@@ -35,7 +35,7 @@ REGION = re.compile(r"( *)### BEGIN SOLUTION\n.*?\1### END SOLUTION\n", re.DOTAL
 # Grades
 # ---------------------------------------------------------------------------------------------
 def mutants() -> list[tuple[str, str, dict[str, str]]]:
-    """(topic, mutant name, {question: hint words}) of every mutant of the course."""
+    """(topic, mutant name, {question or question/part: hint words}) of every mutant of the course."""
     return [
         (a.topic, name, mutant.must_fail)
         for a in course.ASSIGNMENTS
@@ -65,7 +65,10 @@ def submission(student: str, kind: str, rng: random.Random) -> SubmissionResult:
     if kind.startswith("mutant:"):
         topic, name = kind.removeprefix("mutant:").split("/")
         must_fail = material(topic).MUTANTS[name].must_fail
-        failures[topic] = {q: (Status.FAILED, hint_message(q, hint, rng)) for q, hint in must_fail.items()}
+        failures[topic] = {
+            course.question_id(key): (Status.FAILED, hint_message(course.question_id(key), hint, rng))
+            for key, hint in must_fail.items()
+        }
     elif kind == "hang":
         failures[first.topic] = {
             first.questions[0].id: (Status.TIMEOUT, "the cell ran past its limit of 300 s")

@@ -1,7 +1,9 @@
 """The autograder on every assignment of the course: the reference passes everything, the stubs are not
-implemented, each mutant loses exactly the questions it breaks (with an actionable message), and modules
-that do not import or do not finish are reported, never crashed on. Every report is what it was before
-the course registry and the typed results came in (tests/fixtures/reports_before_the_registry.json)."""
+implemented, each mutant loses exactly the questions it breaks (with an actionable message), down to the
+parts it names, and modules that do not import or do not finish are reported, never crashed on. Every
+report is what it was before the course registry and the typed results came in
+(tests/fixtures/reports_before_the_registry.json; its questions with parts pinned again when parts came
+in, with the points their passing parts keep)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.autograde_cases import BROKEN
+from tests.mutants import assert_parts_fail_as_named, failing_questions
 from tools.hidden import material
-from utils.course import ASSIGNMENTS, by_topic
+from utils.course import ASSIGNMENTS, by_topic, question_id
 
 # Slow: it runs notebooks. The first test pays for grading every case (conftest.py: graded), some 12
 # minutes on two cores, past the suite's per-test timeout.
@@ -36,7 +39,9 @@ def test_report_format_and_reference_passes_everything(graded, topic):
     report, scorecard = graded[f"{topic}/reference"]
     assert report["notebook"] == by_topic(topic).notebook
     assert list(statuses(report)) == [q.id for q in by_topic(topic).questions]
-    assert set(report["questions"][0]) == {"id", "points", "earned", "status", "message"}
+    for question, data in zip(by_topic(topic).questions, report["questions"]):
+        keys = {"id", "points", "earned", "status", "message"} | ({"parts"} if question.parts else set())
+        assert set(data) == keys, data
     failing = {q["id"]: q["message"] for q in report["questions"] if q["status"] != "passed"}
     assert not failing
     assert report["earned"] == report["max"] == by_topic(topic).points
@@ -65,11 +70,16 @@ def test_mutant_loses_exactly_the_questions_it_breaks(graded, topic, name):
     mutant, hidden = material(topic).MUTANTS[name], material(topic)
     report, _ = graded[f"{topic}/{name}"]
     by_id = {q["id"]: q for q in report["questions"]}
-    for question, words in mutant.must_fail.items():
-        assert by_id[question]["status"] == "failed", f"{question}: {by_id[question]}"
-        assert words in by_id[question]["message"], f"{question}: {by_id[question]['message']!r}"
+    for key, words in mutant.must_fail.items():
+        question = by_id[question_id(key)]
+        assert question["status"] == "failed", f"{key}: {question}"
+        assert words in question["message"], f"{key}: {question['message']!r}"
+        parts = {p["id"]: (p["status"], p["message"]) for p in question.get("parts", [])}
+        assert_parts_fail_as_named(topic, mutant, question["id"], parts)
+        kept = sum(p["points"] for p in question.get("parts", []) if p["status"] == "passed")
+        assert question["earned"] == kept  # the parts that still pass keep their points
     casualties = set() if mutant.full_run else hidden.QUICK_CASUALTIES
-    passed_anyway = question_ids(topic) - set(mutant.must_fail) - set(mutant.may_fail) - casualties
+    passed_anyway = question_ids(topic) - failing_questions(mutant) - set(mutant.may_fail) - casualties
     assert {q: by_id[q]["status"] for q in passed_anyway} == dict.fromkeys(passed_anyway, "passed")
 
 

@@ -9,7 +9,7 @@ import importlib
 import pytest
 
 from tools.hidden import material
-from utils.course import ASSIGNMENTS, REPO_ROOT, Assignment, Question, register
+from utils.course import ASSIGNMENTS, REPO_ROOT, Assignment, Part, Question, question_id, register
 
 # Questions still decided only by the notebook's public checks (speed, training runs and searches, the
 # transform, the training steps, the ETF head): the grader does not yet run them in the child. The test
@@ -63,7 +63,10 @@ def test_every_question_has_hidden_cases(a):
 @pytest.mark.parametrize("a", ASSIGNMENTS, ids=lambda a: a.topic)
 def test_every_question_has_a_mutant_that_fails_it(a):
     hidden = material(a.topic)
-    failed = {q for m in hidden.MUTANTS.values() for q in m.must_fail}
+    for m in hidden.MUTANTS.values():
+        for key in m.must_fail:
+            a.resolve(key)  # a KeyError names an unknown question or part
+    failed = {question_id(key) for m in hidden.MUTANTS.values() for key in m.must_fail}
     failed |= {m.question for m in hidden.HIDDEN_ONLY_MUTANTS.values()}
     assert failed <= set(by_id(a)), f"mutants name unknown questions: {failed - set(by_id(a))}"
     assert set(by_id(a)) <= failed, f"no mutant of {a.hidden} fails {sorted(set(by_id(a)) - failed)}"
@@ -77,6 +80,29 @@ def test_register_refuses_a_second_assignment_with_the_same_topic_or_repeated_id
     with pytest.raises(ValueError, match="appears twice"):
         register(Assignment(99, "new_topic", "new", "assignments/99_new.ipynb", (), twice))
     assert len(ASSIGNMENTS) == len({a.topic for a in ASSIGNMENTS})
+
+
+def test_register_refuses_parts_that_do_not_make_up_their_question():
+    def attempt(*parts: Part) -> None:
+        question = Question("q", 3, "check_q", parts=parts)
+        register(Assignment(99, "new_topic", "new", "assignments/99_new.ipynb", (), (question,)))
+
+    with pytest.raises(ValueError, match="add up to 2.5, not the question's 3"):
+        attempt(Part("value", 2), Part("gradient", 0.5))
+    with pytest.raises(ValueError, match="distinct"):
+        attempt(Part("value", 1.5), Part("value", 1.5))
+    with pytest.raises(ValueError, match="no '/'"):
+        attempt(Part("value/float32", 3))
+    assert "new_topic" not in {a.topic for a in ASSIGNMENTS}
+
+
+def test_a_key_names_a_question_or_one_of_its_parts():
+    simclr = next(a for a in ASSIGNMENTS if a.topic == "simclr")
+    question, part = simclr.resolve("simclr_loss_vectorized/half_precision")
+    assert (question.id, part) == ("simclr_loss_vectorized", Part("half_precision", 1))
+    assert simclr.resolve("sim") == (simclr.question("sim"), None)
+    with pytest.raises(KeyError, match="no part 'speed'"):
+        simclr.resolve("simclr_loss_vectorized/speed")
 
 
 def _python_files(folder: str) -> list:

@@ -26,12 +26,14 @@ import nbformat
 import pytest
 
 from tests import hostile
+from tests.mutants import failing_questions
 from tests.test_course import NOT_YET_HIDDEN
 from tools.grading.outputs import result_paths, validated
 from tools.grading.submissions import find_submissions, read_modules
 from tools.hidden import linear_classifier as linear
 from utils.course import REPO_ROOT, by_topic
 from utils.graded_cells import graded_cells
+from utils.results import NotebookReport, Status
 from utils.settings import QUESTION_TIMEOUT
 
 pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
@@ -196,7 +198,7 @@ def test_correct_submissions_get_full_marks_from_a_folder_or_a_zip(graded_class)
 def test_a_mutant_loses_exactly_its_questions(graded_class):
     results = graded_class[0]
     failed = {q for q, s in statuses(results["bo_mutant"]).items() if s != "passed"}
-    assert failed == set(linear.MUTANTS["predict_with_argmin"].must_fail)
+    assert failed == failing_questions(linear.MUTANTS["predict_with_argmin"])
 
 
 def test_a_mistake_only_the_hidden_checks_catch_costs_its_question(graded_class):
@@ -314,15 +316,7 @@ def test_grades_csv_and_gradescope_results(graded_class):
 
 def test_a_tampered_report_is_not_trusted():
     assignment = by_topic("linear_classifier")
-    honest = {
-        "notebook": assignment.notebook,
-        "questions": [
-            {"id": q.id, "points": q.points, "earned": 0.0, "status": "failed", "message": ""}
-            for q in assignment.questions
-        ],
-        "earned": 0.0,
-        "max": assignment.points,
-    }
+    honest = NotebookReport.all_failed(assignment.notebook, assignment.questions, Status.FAILED, "").to_json()
     assert validated(honest, assignment) is not None
     inflated = json.loads(json.dumps(honest))
     inflated["questions"][0]["earned"] = inflated["questions"][0]["points"]

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.mutants import assert_parts_fail_as_named, failing_questions
 from tools import leaks, release
 from tools.hidden import material
 from tools.workspace import override_parameters, reference_modules, workspace
-from utils.course import ASSIGNMENTS, REPO_ROOT, by_topic
+from utils.course import ASSIGNMENTS, REPO_ROOT, by_topic, question_id
 
 pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
 
@@ -172,10 +173,11 @@ def test_replayed_checks_give_the_reference_full_marks(release_graded, topic):
 def test_replayed_checks_fail_a_mutant_on_exactly_its_questions(release_graded, topic):
     mutant, casualties = release_mutant(topic), material(topic).QUICK_CASUALTIES
     results = release_graded[f"{topic}/mutant"]
-    for question, words in mutant.must_fail.items():
-        assert results[question]["status"] == "failed" and words in results[question]["message"], results[
-            question
-        ]
+    for key, words in mutant.must_fail.items():
+        question = results[question_id(key)]
+        assert question["status"] == "failed" and words in question["message"], question
+        parts = {p["id"]: (p["status"], p["message"]) for p in question.get("parts", [])}
+        assert_parts_fail_as_named(topic, mutant, question_id(key), parts)
     ids = {q.id for q in by_topic(topic).questions}
-    passed_anyway = ids - set(mutant.must_fail) - set(mutant.may_fail) - casualties
+    passed_anyway = ids - failing_questions(mutant) - set(mutant.may_fail) - casualties
     assert {q: results[q]["status"] for q in passed_anyway} == dict.fromkeys(passed_anyway, "passed")

@@ -140,8 +140,8 @@ def test_the_top_failure_of_a_mutants_question_is_its_hint(report, grades):
     that mutant's hint, and it names the mutant's students."""
     failing: dict[str, list[tuple[str, str]]] = {}
     for topic, name, must_fail in report_class.mutants():
-        for question, hint in must_fail.items():
-            failing.setdefault(question, []).append((f"mutant:{topic}/{name}", hint))
+        for key, hint in must_fail.items():
+            failing.setdefault(course.question_id(key), []).append((f"mutant:{topic}/{name}", hint))
     kinds = report_class.kinds()
     students_of = {
         kind: {f"student{i:04d}" for i in range(CLASS_SIZE) if kinds[i % len(kinds)] == kind}

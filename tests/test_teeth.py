@@ -10,10 +10,12 @@ import functools
 
 import pytest
 
+from tests.mutants import assert_parts_fail_as_named, failing_questions
 from tools.check_cells import module_from_source, run_check_cells
 from tools.hidden import material
 from tools.hidden.mutation import solution_source
-from utils.course import ASSIGNMENTS, by_topic
+from utils.autograde import reported_parts
+from utils.course import ASSIGNMENTS, by_topic, question_id
 from utils.results import Status
 
 MUTANTS = [(a.topic, name) for a in ASSIGNMENTS for name in material(a.topic).MUTANTS]
@@ -36,15 +38,29 @@ def test_the_reference_and_the_correct_variant_pass_every_self_contained_questio
     assert set(outcomes(topic, solution_source(topic))) == self_contained(topic)
 
 
+@pytest.mark.parametrize("topic", [a.topic for a in ASSIGNMENTS])
+def test_each_check_grades_exactly_its_questions_registered_parts(topic):
+    got = outcomes(topic, solution_source(topic))
+    for q in by_topic(topic).questions:
+        if q.self_contained:
+            expected = {p.id: (Status.PASSED, "") for p in q.parts} if q.parts else None
+            assert reported_parts(got[q.id].parts, q.id) == expected, q.id
+
+
 @pytest.mark.parametrize("topic,name", MUTANTS)
 def test_a_mutant_fails_exactly_the_self_contained_questions_it_breaks(topic, name):
     mutant = material(topic).MUTANTS[name]
     got = outcomes(topic, mutant.source)
-    for question, words in mutant.must_fail.items():
+    for key, words in mutant.must_fail.items():
+        question = question_id(key)
         if question in self_contained(topic):
             assert got[question].status is Status.FAILED, f"{question}: {got[question]}"
             assert words in got[question].message, f"{question}: {got[question].message!r}"
-    untouched = self_contained(topic) - set(mutant.must_fail) - set(mutant.may_fail)
+            parts = reported_parts(got[question].parts, question) or {}
+            assert_parts_fail_as_named(
+                topic, mutant, question, {p: (s.value, m) for p, (s, m) in parts.items()}
+            )
+    untouched = self_contained(topic) - failing_questions(mutant) - set(mutant.may_fail)
     assert {q: got[q].status for q in untouched} == dict.fromkeys(untouched, Status.PASSED), {
         q: got[q].message for q in untouched if got[q].status is not Status.PASSED
     }
@@ -54,4 +70,6 @@ def test_a_mutant_fails_exactly_the_self_contained_questions_it_breaks(topic, na
 def test_a_mutant_graded_only_in_process_breaks_only_self_contained_questions(topic, name):
     mutant = material(topic).MUTANTS[name]
     if not mutant.notebook:
-        assert set(mutant.must_fail) <= self_contained(topic), "grade it through the notebook (notebook=True)"
+        assert failing_questions(mutant) <= self_contained(topic), (
+            "grade it through the notebook (notebook=True)"
+        )

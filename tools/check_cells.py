@@ -19,6 +19,7 @@ import nbformat
 from utils.cell_runner import CellOutcome
 from utils.course import REPO_ROOT, Assignment
 from utils.graded_cells import code_cells, headers
+from utils.grading import collecting_parts
 from utils.results import Status
 
 
@@ -61,15 +62,20 @@ def run_check_cells(
     with as_student_module(assignment.topic, module):
         namespace = dict(vars(module))
         for question_id, source in check_cells(assignment, root).items():
-            try:
-                with contextlib.redirect_stdout(io.StringIO()):
-                    exec(compile(source, f"<{question_id} graded cell>", "exec"), namespace)  # noqa: S102
-            except AssertionError as error:
-                outcomes[question_id] = CellOutcome(Status.FAILED, str(error))
-            except NotImplementedError as error:
-                outcomes[question_id] = CellOutcome(Status.NOT_IMPLEMENTED, str(error))
-            except Exception as error:
-                outcomes[question_id] = CellOutcome(Status.ERROR, f"{type(error).__name__}: {error}")
-            else:
-                outcomes[question_id] = CellOutcome(Status.PASSED)
+            with collecting_parts() as bundles:
+                outcomes[question_id] = _run_cell(question_id, source, namespace)
+            outcomes[question_id].parts = bundles[-1] if bundles else None
     return outcomes
+
+
+def _run_cell(question_id: str, source: str, namespace: dict) -> CellOutcome:
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(source, f"<{question_id} graded cell>", "exec"), namespace)  # noqa: S102
+    except AssertionError as error:
+        return CellOutcome(Status.FAILED, str(error))
+    except NotImplementedError as error:
+        return CellOutcome(Status.NOT_IMPLEMENTED, str(error))
+    except Exception as error:
+        return CellOutcome(Status.ERROR, f"{type(error).__name__}: {error}")
+    return CellOutcome(Status.PASSED)

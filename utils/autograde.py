@@ -5,7 +5,9 @@
 
 Each question ends as passed, failed (an AssertionError from a check), not_implemented
 (NotImplementedError), error (any other exception, or a cell that ended the kernel) or timeout. The
-questions, their points and time limits are the course registry's (utils/course.py). A JSON report per
+questions, their points, parts and time limits are the course registry's (utils/course.py); a question
+with parts earns the points of the parts its check passed (utils.grading.Parts displays them in the
+cell's output), and the scorecard lists them under it when one failed. A JSON report per
 notebook lands in reports/<notebook>.json (utils/results.py). The exit status is 0 whenever grading
 ran, whatever the score. Instructors grade the reference solutions with `python -m tools.reference`.
 """
@@ -23,8 +25,8 @@ import nbformat
 
 from utils import course
 from utils.cell_runner import CellOutcome, run_cells, summarize_traceback
-from utils.graded_cells import graded_cells, imported_utils_modules
-from utils.results import NotebookReport, QuestionResult, Status
+from utils.graded_cells import GradedCell, graded_cells, imported_utils_modules
+from utils.results import NotebookReport, PartResult, QuestionResult, Status
 from utils.settings import QUESTION_TIMEOUT
 
 # Imports each module in turn, announcing it first, and prints one JSON line {module: traceback}.
@@ -90,8 +92,31 @@ def grade_notebook(
     results = []
     for cell in cells:
         outcome = missing if cell.cell_num is None else outcomes.get(cell.cell_num, did_not_run)
-        results.append(QuestionResult(cell.id, cell.points, outcome.status, outcome.message))
+        parts = part_results(cell, outcome)
+        results.append(QuestionResult(cell.id, cell.points, outcome.status, outcome.message, parts=parts))
     return NotebookReport(name, results), {cell: outcome.seconds for cell, outcome in outcomes.items()}
+
+
+def part_results(cell: GradedCell, outcome: CellOutcome) -> list[PartResult]:
+    """The registry's parts of the cell's question as its check's bundle reports them. Without a bundle (the
+    check did not finish: a timeout, a missing function) every part shares the question's outcome; a part
+    the bundle leaves out is an error."""
+    reported = reported_parts(outcome.parts, cell.id)
+    if reported is None:
+        return [PartResult(p.id, p.points, outcome.status, outcome.message) for p in cell.parts]
+    left_out = (Status.ERROR, "the check did not grade this part")
+    return [PartResult(p.id, p.points, *reported.get(p.id, left_out)) for p in cell.parts]
+
+
+def reported_parts(bundle, question_id: str) -> dict[str, tuple[Status, str]] | None:
+    """{part id: (status, message)} from a parts bundle of this question (utils.grading.Parts), or None
+    when bundle is not one (the kernel runs student code: the bundle is checked, not trusted)."""
+    try:
+        if bundle["question"] != question_id:
+            return None
+        return {str(p["id"]): (Status(p["status"]), str(p["message"])) for p in bundle["parts"]}
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def format_scorecard(report: NotebookReport) -> str:
@@ -101,13 +126,30 @@ def format_scorecard(report: NotebookReport) -> str:
         lines.append(f"   {report.cause}")
     width = max((len(q.id) for q in report.questions), default=10)
     for q in report.questions:
-        line = f"  [{q.status.mark:>5}] {q.id:<{width}}  {f'{q.earned:g}/{q.points:g}':>7}"
-        if q.message and not report.cause:
-            first, *rest = q.message.splitlines()
-            line += f"  {first}" + "".join(f"\n{'':>{width + 21}}{more}" for more in rest)
-        lines.append(line)
+        by_parts = told_by_parts(q) and not report.cause
+        message = "" if report.cause or by_parts else q.message
+        lines.append(_scorecard_line(q.status, q.id, q.earned, q.points, message, width))
+        for part in q.parts if by_parts else ():
+            earned = part.points if part.status is Status.PASSED else 0.0
+            lines.append(
+                _scorecard_line(part.status, f"  {part.id}", earned, part.points, part.message, width)
+            )
     lines.append(f"  total {report.earned:g}/{report.max:g}")
     return "\n".join(lines)
+
+
+def told_by_parts(q: QuestionResult) -> bool:
+    """Whether the question's parts tell its failure: a part failed, and not merely with the question's
+    own outcome (as when the check never reached its parts)."""
+    return bool(q.failed_parts) and any((p.status, p.message) != (q.status, q.message) for p in q.parts)
+
+
+def _scorecard_line(status: Status, name: str, earned: float, points: float, message: str, width: int) -> str:
+    line = f"  [{status.mark:>5}] {name:<{width}}  {f'{earned:g}/{points:g}':>7}"
+    if message:
+        first, *rest = message.splitlines()
+        line += f"  {first}" + "".join(f"\n{'':>{width + 21}}{more}" for more in rest)
+    return line
 
 
 def build_parser(description: str = "Grade notebooks and print a scorecard.") -> argparse.ArgumentParser:

@@ -24,7 +24,7 @@ from queue import Empty
 import nbformat
 import pytest
 
-from utils.results import Status
+from utils.results import PARTS_MIME, Status
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 KERNEL_DIED = (
@@ -40,6 +40,7 @@ class CellOutcome:
     message: str = ""
     kernel_gone: bool = False  # the cell could not run: an earlier cell had ended the kernel
     seconds: float = 0.0  # how long the cell ran
+    parts: object = None  # the last parts bundle the cell displayed (utils.grading.Parts), unchecked
 
 
 @dataclass
@@ -126,6 +127,12 @@ def classify(facts: CellFacts, error: dict | None, passed: bool, timeout: float)
     return CellOutcome(Status.ERROR, summarize_traceback("\n".join(error["traceback"])))
 
 
+def parts_bundle(outputs: list) -> object:
+    """The data of the last parts bundle among a cell's outputs, or None."""
+    bundles = [out["data"][PARTS_MIME] for out in outputs if PARTS_MIME in (out.get("data") or {})]
+    return bundles[-1] if bundles else None
+
+
 class _CellRecorder:
     """A pytest plugin that sets each cell's timeout, watches the kernel, and records how each cell ended."""
 
@@ -159,6 +166,7 @@ class _CellRecorder:
             facts = self.facts.get(item.cell_num, CellFacts())
             outcome = classify(facts, error, call.excinfo is None, timeout)
             outcome.seconds = self.seconds.get(item.cell_num, 0.0)
+            outcome.parts = parts_bundle(outputs)
             self.outcomes[item.cell_num] = outcome
 
 

@@ -15,10 +15,19 @@ this registry disagree. `python -m tools.new_assignment NAME` appends a new entr
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One requirement of a question, graded on its own: partial work keeps the parts it gets right."""
+
+    id: str  # stable within its question; "<question>/<part>" names it elsewhere
+    points: float
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,7 @@ class Question:
     # False when the check grades what the notebook ran before it (a training run, a search) rather than
     # inputs of its own: such a cell only makes sense inside the notebook.
     self_contained: bool = True
+    parts: tuple[Part, ...] = ()  # none: all or nothing; else their points add up to the question's
 
     @property
     def header(self) -> str:
@@ -72,6 +82,17 @@ class Assignment:
                 return question
         raise KeyError(f"{self.topic} has no question {question_id!r}")
 
+    def resolve(self, key: str) -> tuple[Question, Part | None]:
+        """The question and part that "<question>" or "<question>/<part>" names."""
+        question_id, _, part_id = key.partition("/")
+        question = self.question(question_id)
+        if not part_id:
+            return question, None
+        for part in question.parts:
+            if part.id == part_id:
+                return question, part
+        raise KeyError(f"{self.topic}: {question_id} has no part {part_id!r}")
+
 
 ASSIGNMENTS: list[Assignment] = []
 
@@ -85,8 +106,29 @@ def register(assignment: Assignment) -> Assignment:
     ids = [q.id for q in assignment.questions]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{assignment.topic}: a question id appears twice in {ids}")
+    for question in assignment.questions:
+        _check_parts(assignment.topic, question)
     ASSIGNMENTS.append(assignment)
     return assignment
+
+
+def _check_parts(topic: str, question: Question) -> None:
+    """A question's parts have distinct ids without "/", and points that add up to the question's."""
+    if not question.parts:
+        return
+    ids = [p.id for p in question.parts]
+    if len(set(ids)) != len(ids) or any("/" in i for i in ids):
+        raise ValueError(f"{topic}/{question.id}: part ids must be distinct and hold no '/', got {ids}")
+    total = sum(p.points for p in question.parts)
+    if not math.isclose(total, question.points):
+        raise ValueError(
+            f"{topic}/{question.id}: its parts' points add up to {total:g}, not the question's {question.points:g}"
+        )
+
+
+def question_id(key: str) -> str:
+    """The question that "<question>" or "<question>/<part>" names."""
+    return key.partition("/")[0]
 
 
 def topics() -> list[str]:
@@ -114,6 +156,14 @@ def _questions(*questions: tuple) -> tuple[Question, ...]:
     return tuple(Question(*q) if isinstance(q, tuple) else q for q in questions)
 
 
+def _parts(**points: float) -> tuple[Part, ...]:
+    return tuple(Part(i, p) for i, p in points.items())
+
+
+_LOSS_AND_GRADIENT = _parts(loss=1, gradient=2)
+_SOFTMAX_PARTS = _parts(loss=1, gradient=1, stability=1)
+
+
 register(
     Assignment(
         1,
@@ -122,8 +172,8 @@ register(
         "assignments/01_linear_classifiers.ipynb",
         ("digits", "cifar10", "mnist"),
         _questions(
-            ("svm_loss_naive", 3, "check_svm_loss"),
-            ("svm_loss_vectorized", 3, "check_svm_loss"),
+            Question("svm_loss_naive", 3, "check_svm_loss", parts=_LOSS_AND_GRADIENT),
+            Question("svm_loss_vectorized", 3, "check_svm_loss", parts=_LOSS_AND_GRADIENT),
             ("svm_vectorized_speedup", 1, "check_svm_speedup"),
             ("sample_batch", 2, "check_sample_batch"),
             ("train_linear_classifier", 2, "check_train_linear_classifier"),
@@ -131,8 +181,8 @@ register(
             ("test_one_param_set", 2, "check_test_one_param_set"),
             ("svm_get_search_params", 1, "check_search_params"),
             Question("svm_search", 3, "check_search_accuracy", timeout=600, self_contained=False),
-            ("softmax_loss_naive", 3, "check_softmax_loss"),
-            ("softmax_loss_vectorized", 3, "check_softmax_loss"),
+            Question("softmax_loss_naive", 3, "check_softmax_loss", parts=_SOFTMAX_PARTS),
+            Question("softmax_loss_vectorized", 3, "check_softmax_loss", parts=_SOFTMAX_PARTS),
             ("softmax_vectorized_speedup", 1, "check_softmax_speedup"),
             ("softmax_get_search_params", 1, "check_search_params"),
             Question("softmax_search", 3, "check_search_accuracy", timeout=600, self_contained=False),
@@ -153,7 +203,12 @@ register(
             ("simclr_loss_naive", 3, "check_simclr_loss_naive"),
             ("sim_positive_pairs", 1, "check_sim_positive_pairs"),
             ("compute_sim_matrix", 1, "check_compute_sim_matrix"),
-            ("simclr_loss_vectorized", 4, "check_simclr_loss_vectorized"),
+            Question(
+                "simclr_loss_vectorized",
+                4,
+                "check_simclr_loss_vectorized",
+                parts=_parts(value=1, gradient=1, half_precision=1, bad_input=1),
+            ),
             ("simclr_train_step", 2, "check_train_step"),
             Question("simclr_training", 4, "check_simclr_training", timeout=900, self_contained=False),
         ),
@@ -172,7 +227,9 @@ register(
             ("make_cam", 2, "check_make_cam"),
             ("make_caam", 1, "check_make_caam"),
             ("min_max_normalize", 2, "check_min_max_normalize"),
-            ("cam_loss", 3, "check_cam_loss"),
+            Question(
+                "cam_loss", 3, "check_cam_loss", parts=_parts(loss=1.5, gradient_routing=1, bad_input=0.5)
+            ),
             ("cam_loss_train_step", 2, "check_train_step"),
             Question("cam_training", 2, "check_cam_training", timeout=600, self_contained=False),
             ("localization", 2, "check_localization"),
@@ -192,9 +249,13 @@ register(
             ("etf_objective_naive", 2, "check_etf_objective_naive"),
             ("etf_objective", 2, "check_etf_objective"),
             ("etf_gradient_descent", 2, "check_gradient_descent"),
-            ("simplex_etf", 3, "check_simplex_etf"),
+            Question(
+                "simplex_etf", 3, "check_simplex_etf", parts=_parts(exact=2, float32=0.5, bad_input=0.5)
+            ),
             ("etf_classifier", 2, "check_etf_classifier"),
-            ("dot_regression_loss", 2, "check_dot_regression_loss"),
+            Question(
+                "dot_regression_loss", 2, "check_dot_regression_loss", parts=_parts(value=1, gradient=1)
+            ),
             ("nc1", 2, "check_nc1"),
             ("nc2", 2, "check_nc2"),
             ("nc3", 1, "check_nc3"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import nbformat
 
-from utils.course import Assignment
+from utils.course import Assignment, Part
 
 GRADED_HEADER = re.compile(r"#\s*GRADED:\s*(?P<id>[A-Za-z_]\w*)\s*\(\s*(?P<points>\d+(?:\.\d+)?)\s*pts?\s*\)")
 UTILS_IMPORT = re.compile(r"^\s*(?:from|import)\s+utils\.(\w+)", re.MULTILINE)
@@ -19,6 +19,7 @@ class GradedCell:
     points: float
     cell_num: int | None  # index among the notebook's code cells, as nbval counts them; None: no such cell
     timeout: float | None = None  # seconds; None: the default
+    parts: tuple[Part, ...] = ()  # the registry's: graded part by part
 
 
 def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
@@ -46,7 +47,7 @@ def graded_cells(notebook: nbformat.NotebookNode, assignment: Assignment | None)
             GradedCell(question_id, points, cell_num) for question_id, (points, cell_num) in found.items()
         ]
     return [
-        GradedCell(q.id, q.points, found[q.id][1] if q.id in found else None, q.timeout)
+        GradedCell(q.id, q.points, found[q.id][1] if q.id in found else None, q.timeout, q.parts)
         for q in assignment.questions
     ]
 

@@ -1,7 +1,8 @@
 """Checks that graded notebook cells call.
 
 A failed check raises AssertionError with a message a student can act on: which quantity,
-what was expected, what came out, and a hint when the result matches a known mistake.
+what was expected, what came out, and a hint when the result matches a known mistake. A check of a
+question with parts (utils/course.py) grades each part on its own through `Parts`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.display import display
 
 from utils.gradcheck import rel_error
+from utils.results import PARTS_MIME, Status
+
+_collected: list[dict] | None = None  # the bundles published so far, while collecting_parts() is on
 
 # A known mistake: the value a mistaken solution produces, and the hint that fixes it.
 Mistake = tuple[torch.Tensor, str]
@@ -146,3 +152,82 @@ def check_accuracy(name: str, accuracy: float, threshold: float, hint: str | Non
 def report_pass(question: str, detail: str = "") -> None:
     """The line a graded cell prints when every check passed."""
     print(f"PASSED {question}" + (f": {detail}" if detail else ""))
+
+
+def part_outcome(error: BaseException | None) -> tuple[Status, str]:
+    """A part's status and message from the exception that ended it (None: it passed)."""
+    if error is None:
+        return Status.PASSED, ""
+    if isinstance(error, AssertionError):
+        return Status.FAILED, str(error) or "a check failed (AssertionError without a message)"
+    if isinstance(error, NotImplementedError):
+        return Status.NOT_IMPLEMENTED, str(error) or "not implemented yet"
+    return Status.ERROR, f"{type(error).__name__}: {error}"
+
+
+class Parts:
+    """Grades a question part by part, so that a failing part does not stop the others:
+
+        parts = Parts("simclr_loss_vectorized")
+        with parts("value"):
+            ...  # the part's checks: an exception ends this part only
+        parts.finish("matches the oracle")
+
+    finish() publishes each part's outcome (a PARTS_MIME bundle the autograder reads) and raises when a
+    part did not pass, so that the cell still fails with a message: the first part's own exception when
+    none passed (as for a question graded all or nothing), else an AssertionError naming the failed parts.
+    """
+
+    def __init__(self, question: str):
+        self.question = question
+        self.errors: dict[str, Exception | None] = {}  # part id -> what ended it (None: passed)
+
+    @contextlib.contextmanager
+    def __call__(self, part: str) -> Iterator[None]:
+        try:
+            yield
+        except Exception as error:  # any exception ends this part alone
+            self.errors[part] = error
+        else:
+            self.errors[part] = None
+
+    def finish(self, detail: str = "") -> None:
+        outcomes = {part: part_outcome(error) for part, error in self.errors.items()}
+        _publish(
+            {
+                "question": self.question,
+                "parts": [{"id": p, "status": s.value, "message": m} for p, (s, m) in outcomes.items()],
+            }
+        )
+        failed = [error for error in self.errors.values() if error is not None]
+        if not failed:
+            report_pass(self.question, detail)
+            return
+        if len(failed) == len(self.errors):
+            raise failed[0]
+        summary = [f"{p}: {m}" for p, (s, m) in outcomes.items() if s is not Status.PASSED]
+        passed = [p for p, (s, _) in outcomes.items() if s is Status.PASSED]
+        raise AssertionError("\n".join([*summary, f"(passed: {', '.join(passed)})"]))
+
+
+def _publish(bundle: dict) -> None:
+    """Displays bundle in the cell's output when a kernel runs the cell; hands it to collecting_parts()."""
+    if _collected is not None:
+        _collected.append(bundle)
+    if InteractiveShell.initialized():
+        display({PARTS_MIME: bundle, "text/plain": _plain(bundle)}, raw=True)
+
+
+def _plain(bundle: dict) -> str:
+    return "  ".join(f"{p['id']}: {Status(p['status']).mark}" for p in bundle["parts"])
+
+
+@contextlib.contextmanager
+def collecting_parts() -> Iterator[list[dict]]:
+    """Collects the bundles that checks publish inside the block (checks run outside a kernel)."""
+    global _collected
+    _collected = bundles = []
+    try:
+        yield bundles
+    finally:
+        _collected = None

@@ -2,15 +2,22 @@
 the Gradescope export all read and write.
 
 A notebook report's JSON: `{"notebook", "questions": [{"id", "points", "earned", "status", "message"}],
-"earned", "max"}`, plus `"cause"` when a student module does not import and `"hidden"` on a question
-the batch grader ran hidden checks for. Earned points follow from the status: a question earns its
-points exactly when it passed.
+"earned", "max"}`, plus `"cause"` when a student module does not import, `"hidden"` on a question the
+batch grader ran hidden checks for, and `"parts": [{"id", "points", "status", "message"}]` on a question
+whose check graded its parts. Earned points follow from the statuses: a question without parts earns
+its points exactly when it passed; one with parts, the points of its passed parts. A question that
+failed although every part passed (the hidden checks are not mapped onto parts) earns nothing.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
+
+# The MIME type of the bundle a check of a question with parts displays in its cell's output (utils.grading.Parts):
+# {"question", "parts": [{"id", "status", "message"}]}; the autograder reads it into PartResults.
+PARTS_MIME = "application/vnd.losslab.parts+json"
 
 
 class Status(str, enum.Enum):
@@ -37,15 +44,37 @@ class MalformedReport(ValueError):
 
 
 @dataclass
+class PartResult:
+    id: str
+    points: float
+    status: Status
+    message: str = ""
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "points": self.points, "status": self.status.value, "message": self.message}
+
+    @classmethod
+    def from_json(cls, data) -> PartResult:
+        return cls(str(data["id"]), float(data["points"]), Status(data["status"]), str(data["message"]))
+
+
+@dataclass
 class QuestionResult:
     id: str
     points: float
     status: Status
     message: str = ""
     hidden: str | None = None  # the batch grader's tally of hidden checks, "k/n passed"
+    parts: list[PartResult] = field(default_factory=list)  # empty: graded all or nothing
+
+    @property
+    def failed_parts(self) -> list[PartResult]:
+        return [p for p in self.parts if p.status is not Status.PASSED]
 
     @property
     def earned(self) -> float:
+        if self.failed_parts:
+            return sum(p.points for p in self.parts if p.status is Status.PASSED)
         return self.points if self.status is Status.PASSED else 0.0
 
     def to_json(self) -> dict:
@@ -53,6 +82,8 @@ class QuestionResult:
         data["message"] = self.message
         if self.hidden is not None:
             data["hidden"] = self.hidden
+        if self.parts:
+            data["parts"] = [p.to_json() for p in self.parts]
         return data
 
     @classmethod
@@ -60,12 +91,26 @@ class QuestionResult:
         try:
             result = cls(data["id"], float(data["points"]), Status(data["status"]), str(data["message"]))
             result.hidden = data.get("hidden")
+            result.parts = [PartResult.from_json(p) for p in data.get("parts", [])]
             earned = float(data["earned"])
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise MalformedReport(f"not a question result: {error!r}") from None
+        result.check_parts()
         if earned != result.earned:
             raise MalformedReport(f"{result.id}: {earned:g} points earned with status {result.status.value}")
         return result
+
+    def check_parts(self) -> None:
+        """Distinct parts whose points add up to the question's, all passed when the question passed."""
+        if not self.parts:
+            return
+        ids = [p.id for p in self.parts]
+        if len(set(ids)) != len(ids) or not math.isclose(sum(p.points for p in self.parts), self.points):
+            raise MalformedReport(f"{self.id}: the parts {ids} do not make up its {self.points:g} points")
+        if self.status is Status.PASSED and self.failed_parts:
+            raise MalformedReport(
+                f"{self.id}: passed with the failed parts {[p.id for p in self.failed_parts]}"
+            )
 
 
 @dataclass
@@ -109,9 +154,18 @@ class NotebookReport:
     def all_failed(
         cls, notebook: str, questions, status: Status, message: str, cause: str = ""
     ) -> NotebookReport:
-        """Every question (anything with an id and points) at status with the same message: nothing could
-        be graded, for the reason cause (default: the message)."""
-        results = [QuestionResult(q.id, q.points, status, message) for q in questions]
+        """Every question (anything with an id, points and maybe parts) and its parts at status with the same
+        message: nothing could be graded, for the reason cause (default: the message)."""
+        results = [
+            QuestionResult(
+                q.id,
+                q.points,
+                status,
+                message,
+                parts=[PartResult(p.id, p.points, status, message) for p in getattr(q, "parts", ())],
+            )
+            for q in questions
+        ]
         return cls(notebook, results, cause=cause or message)
 
 

@@ -11,36 +11,58 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from utils.course import Assignment
-from utils.results import MalformedReport, NotebookReport, Status, SubmissionResult
+from utils.results import MalformedReport, NotebookReport, QuestionResult, Status, SubmissionResult
 
 
 def validated(data, assignment: Assignment) -> NotebookReport | None:
-    """The report in data when it holds exactly the registry's questions and points, and points only for
-    passed questions (student code shares the copy with it, so it is checked, not trusted); else None."""
+    """The report in data when it holds exactly the registry's questions, parts and points, and points only
+    for passed questions and parts (student code shares the copy with it, so it is checked, not trusted);
+    else None."""
     try:
         report = NotebookReport.from_json(data)
     except MalformedReport:
         return None
-    expected = [(q.id, q.points) for q in assignment.questions]
-    if report.notebook != assignment.notebook or [(q.id, q.points) for q in report.questions] != expected:
+    expected = [_layout(q.id, q.points, q.parts) for q in assignment.questions]
+    if (
+        report.notebook != assignment.notebook
+        or [_layout(q.id, q.points, q.parts) for q in report.questions] != expected
+    ):
         return None
     return report
 
 
+def _layout(question_id: str, points: float, parts) -> tuple:
+    return question_id, points, [(p.id, p.points) for p in parts]
+
+
 def gradescope_results(result: SubmissionResult) -> dict:
-    """Gradescope's results.json for one graded submission: a test per question."""
-    tests = [
-        {
-            "name": f"{Path(r.notebook).stem}: {q.id}",
-            "score": q.earned,
-            "max_score": q.points,
-            "status": "passed" if q.status is Status.PASSED else "failed",
-            "output": q.message,
-        }
-        for r in result.notebooks
-        for q in r.questions
-    ]
+    """Gradescope's results.json for one graded submission: a test per question, or per part of a question
+    with parts."""
+    tests = [test for r in result.notebooks for q in r.questions for test in _gradescope_tests(r, q)]
     return {"score": result.earned, "output": f"{result.earned:g}/{result.max:g}", "tests": tests}
+
+
+def _gradescope_tests(report: NotebookReport, q: QuestionResult) -> list[dict]:
+    name = f"{Path(report.notebook).stem}: {q.id}"
+    if not q.parts:
+        return [_gradescope_test(name, q.earned, q.points, q.status, q.message)]
+    # A failure outside the parts (the hidden checks) fails every part; its message goes with each.
+    outside = q.status is not Status.PASSED and not q.failed_parts
+    return [
+        _gradescope_test(
+            f"{name}/{p.id}",
+            0.0 if outside or p.status is not Status.PASSED else p.points,
+            p.points,
+            q.status if outside else p.status,
+            q.message if outside else p.message,
+        )
+        for p in q.parts
+    ]
+
+
+def _gradescope_test(name: str, score: float, max_score: float, status: Status, output: str) -> dict:
+    passed = "passed" if status is Status.PASSED else "failed"
+    return {"name": name, "score": score, "max_score": max_score, "status": passed, "output": output}
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -100,7 +100,7 @@ MUTANTS = {
             _CAM_IN_LOSS,
             "cam = min_max_normalize(make_cam(feature_map, labels, fc_weight))",
         ),
-        {"cam_loss": "fc_weight.detach()"},
+        {"cam_loss/gradient_routing": "fc_weight.detach()"},
         {"cam_loss_train_step"},
     ),
     "normalized_over_the_batch": Mutant(

@@ -85,7 +85,7 @@ _SEARCHES = {"svm_search", "softmax_search"}
 MUTANTS = {
     "correct_class_in_margin_sum": Mutant(
         mutate(_REFERENCE, "svm_loss_naive", "            if j == label:\n                continue\n", ""),
-        {"svm_loss_naive": "skips the correct class"},
+        {"svm_loss_naive/loss": "skips the correct class"},
     ),
     "regularization_gradient_left_out": Mutant(
         mutate(
@@ -94,7 +94,7 @@ MUTANTS = {
             "dW = weight_gradient(X, G) / num_train + 2 * reg * W",
             "dW = weight_gradient(X, G) / num_train",
         ),
-        {"svm_loss_vectorized": "2 * reg * W", "svm_vectorized_speedup": "correct first"},
+        {"svm_loss_vectorized/gradient": "2 * reg * W", "svm_vectorized_speedup": "correct first"},
         _SEARCHES,
     ),
     "softmax_without_max_shift": Mutant(
@@ -104,13 +104,13 @@ MUTANTS = {
             "    scores = scores - scores.max(dim=1, keepdim=True).values\n",
             "",
         ),
-        {"softmax_loss_vectorized": "subtract each row's maximum"},
+        {"softmax_loss_vectorized/stability": "subtract each row's maximum"},
     ),
     "softmax_global_max_shift": Mutant(
         mutate(
             _REFERENCE, "softmax_loss_vectorized", "scores.max(dim=1, keepdim=True).values", "scores.max()"
         ),
-        {"softmax_loss_vectorized": "one global maximum is not enough"},
+        {"softmax_loss_vectorized/stability": "one global maximum is not enough"},
     ),
     "sample_batch_same_rows": Mutant(
         mutate(
@@ -154,7 +154,7 @@ MUTANTS = {
             "dW = dW / num_train + 2 * reg * W",
             "dW = dW / num_train + reg * W",
         ),
-        {"softmax_loss_naive": "not reg * W"},
+        {"softmax_loss_naive/gradient": "not reg * W"},
         notebook=False,
     ),
     "svm_grid_too_large": Mutant(

@@ -148,6 +148,16 @@ MUTANTS = {
         {"simplex_etf": "scale by sqrt(C / (C - 1))"},
         {"etf_classifier"},
     ),
+    "etf_returned_in_float64": Mutant(
+        mutate(
+            _REFERENCE,
+            "simplex_etf",
+            "    return W.to(dtype=dtype, device=device)\n",
+            "    return W.to(device=device)\n",
+        ),
+        {"simplex_etf/float32": "returned torch.float64"},
+        {"etf_classifier"},
+    ),
     "head_registered_as_a_parameter": Mutant(
         mutate(
             _REFERENCE,
@@ -210,6 +220,15 @@ MUTANTS = {
         ),
         {"dot_regression_loss": "1/2"},
         notebook=False,
+    ),
+    "dot_regression_weight_detached": Mutant(
+        mutate(
+            _REFERENCE,
+            "dot_regression_loss",
+            "F.normalize(weight, dim=0)[:, labels]",
+            "F.normalize(weight.detach(), dim=0)[:, labels]",
+        ),
+        {"dot_regression_loss/gradient": "no gradient to the weight"},
     ),
     "equinorm_without_the_mean": Mutant(
         mutate(

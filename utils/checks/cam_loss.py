@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from utils.checks.recorded import oracle
-from utils.grading import check_accuracy, check_close, check_shape, check_speedup, fail, report_pass
+from utils.grading import Parts, check_accuracy, check_close, check_shape, check_speedup, fail, report_pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,14 +342,9 @@ def _logits(fmap, weight, bias):
     return fmap.mean(dim=(2, 3)) @ weight.t() + bias
 
 
-def check_cam_loss(cam_loss: Callable) -> None:
-    """Value of (total, l_ce, l_cam) against the oracle, with hints for the usual mistakes; where gradients
-    go: none from l_cam to fc_weight, and to the feature maps exactly what autograd of the oracle gives."""
-    fmap, labels, weight, bias = _cam_loss_inputs(7)
+def check_cam_loss_value(cam_loss: Callable, fmap, labels, weight, bias, alpha: float) -> None:
+    """(total, l_ce, l_cam) against the oracle, with hints for the usual mistakes."""
     logits = _logits(fmap, weight, bias)
-    if torch.equal(logits.argmax(1), labels):
-        raise RuntimeError("the check's inputs should have some predictions differ from the labels")
-    alpha = 2.5
     result = cam_loss(logits, fmap, labels, weight, alpha)
     if not isinstance(result, tuple) or len(result) != 3:
         fail("cam_loss should return the tuple (total, l_ce, l_cam)")
@@ -380,7 +375,10 @@ def check_cam_loss(cam_loss: Callable) -> None:
     check_close("l_cam", l_cam, expected[2], tol=1e-7, mistakes=mistakes)
     check_close("total", total, expected[0], tol=1e-7, hint="total = l_ce + alpha * l_cam")
 
-    # Where the gradients go, with logits that depend on fc_weight as in a real network.
+
+def check_cam_loss_routing(cam_loss: Callable, fmap, labels, weight, bias, alpha: float) -> None:
+    """None of l_cam's gradient reaches fc_weight, and the feature maps get what autograd of the oracle
+    gives, with logits that depend on fc_weight as in a real network."""
     leaves = [t.clone().requires_grad_(True) for t in (fmap, weight, bias)]
     _, _, l_cam = cam_loss(_logits(*leaves), leaves[0], labels, leaves[1], alpha)
     fmap_grad, weight_grad = torch.autograd.grad(l_cam, leaves[:2], allow_unused=True)
@@ -398,6 +396,9 @@ def check_cam_loss(cam_loss: Callable) -> None:
         )
     check_close("gradient of l_cam with respect to the feature maps", fmap_grad, expected_grad, tol=1e-6)
 
+
+def check_cam_loss_bad_input(cam_loss: Callable, fmap, labels, weight, bias, alpha: float) -> None:
+    logits = _logits(fmap, weight, bias)
     for bad, what in [
         ((logits, fmap, labels.clamp(max=2) + 2, weight, alpha), "labels out of range"),
         ((logits, fmap[:, :4], labels, weight, alpha), "feature maps with 4 channels and fc_weight with 5"),
@@ -407,7 +408,23 @@ def check_cam_loss(cam_loss: Callable) -> None:
         except ValueError:
             continue
         fail(f"cam_loss accepted {what}: keep the provided _check_cam_inputs call")
-    report_pass("cam_loss", "value and gradient routing match the oracle")
+
+
+def check_cam_loss(cam_loss: Callable) -> None:
+    """Part by part: the value of (total, l_ce, l_cam) against the oracle; where gradients go (none from
+    l_cam to fc_weight, to the feature maps what autograd of the oracle gives); ValueError for bad input."""
+    fmap, labels, weight, bias = _cam_loss_inputs(7)
+    if torch.equal(_logits(fmap, weight, bias).argmax(1), labels):
+        raise RuntimeError("the check's inputs should have some predictions differ from the labels")
+    parts = Parts("cam_loss")
+    for part, check in [
+        ("loss", check_cam_loss_value),
+        ("gradient_routing", check_cam_loss_routing),
+        ("bad_input", check_cam_loss_bad_input),
+    ]:
+        with parts(part):
+            check(cam_loss, fmap, labels, weight, bias, alpha=2.5)
+    parts.finish("value and gradient routing match the oracle")
 
 
 def check_alpha_schedule(alpha_schedule: Callable) -> None:

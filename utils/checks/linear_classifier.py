@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from utils.checks.recorded import oracle
-from utils.grading import check_accuracy, check_close, check_shape, check_speedup, fail, report_pass
+from utils.grading import Parts, check_accuracy, check_close, check_shape, check_speedup, fail, report_pass
 
 MARGIN_HINT = "the SVM loss skips the correct class (j == y[i]); counting it adds exactly 1 per sample"
 REG_LOSS_HINT = "add the regularization term reg * torch.sum(W * W) (no 1/2) to the loss"
@@ -88,51 +88,45 @@ def call_loss(loss_fn: Callable, name: str, W, X, y, reg):
     return check_shape(f"{name}: loss", loss, ()), check_shape(f"{name}: dW", dW, W.shape)
 
 
-def check_loss_against_oracle(loss_fn: Callable, name: str, oracle: Callable, data_mistakes: bool) -> None:
-    """Loss and gradient on seeded problems with and without regularization, against the oracle."""
+def seeded_problems(oracle: Callable):
+    """Seeded problems with and without regularization: (W, X, y, reg, expected loss, expected dW, context)."""
     for seed, reg in [(0, 0.0), (1, 0.3)]:
         W, X, y = random_problem(seed)
-        loss, dW = call_loss(loss_fn, name, W, X, y, reg)
-        expected_loss, expected_dW = oracle(W, X, y, reg)
-        reg_loss, reg_grad = reg * (W * W).sum(), 2 * reg * W
-        loss_mistakes = [
+        context = f"(N={X.shape[0]}, D={X.shape[1]}, C={W.shape[1]}, reg={reg})"
+        yield (W, X, y, reg, *oracle(W, X, y, reg), context)
+
+
+def check_loss_values(loss_fn: Callable, name: str, oracle: Callable, data_mistakes: bool) -> None:
+    """The loss on seeded problems against the oracle, with hints for the usual mistakes."""
+    for W, X, y, reg, expected_loss, _, context in seeded_problems(oracle):
+        loss, _ = call_loss(loss_fn, name, W, X, y, reg)
+        reg_loss = reg * (W * W).sum()
+        mistakes = [
             (expected_loss - reg_loss, REG_LOSS_HINT),
             (expected_loss - reg_loss / 2, "the regularization term is reg * sum(W * W), without 1/2"),
             ((expected_loss - reg_loss) * X.shape[0] + reg_loss, MEAN_HINT),
         ]
         if data_mistakes:
-            loss_mistakes.append((expected_loss + 1, MARGIN_HINT))
-        grad_mistakes = [
+            mistakes.append((expected_loss + 1, MARGIN_HINT))
+        check_close(f"{name}: loss {context}", loss, expected_loss, tol=1e-9, mistakes=mistakes)
+
+
+def check_gradients(loss_fn: Callable, name: str, oracle: Callable) -> None:
+    """dW on seeded problems against autograd of the oracle, with hints for the usual mistakes."""
+    for W, X, y, reg, _, expected_dW, context in seeded_problems(oracle):
+        _, dW = call_loss(loss_fn, name, W, X, y, reg)
+        reg_grad = 2 * reg * W
+        mistakes = [
             (expected_dW - reg_grad, REG_GRAD_HINT),
             (expected_dW - reg_grad / 2, HALF_REG_GRAD_HINT),
             ((expected_dW - reg_grad) * X.shape[0] + reg_grad, MEAN_HINT),
             (-expected_dW, "dW has the wrong sign"),
         ]
-        context = f"(N={X.shape[0]}, D={X.shape[1]}, C={W.shape[1]}, reg={reg})"
-        check_close(f"{name}: loss {context}", loss, expected_loss, tol=1e-9, mistakes=loss_mistakes)
-        check_close(f"{name}: dW {context}", dW, expected_dW, tol=1e-8, mistakes=grad_mistakes)
+        check_close(f"{name}: dW {context}", dW, expected_dW, tol=1e-8, mistakes=mistakes)
 
 
-# ---------------------------------------------------------------------------------------------
-# Questions
-# ---------------------------------------------------------------------------------------------
-def check_svm_loss(loss_fn: Callable, name: str) -> None:
-    """svm_loss_naive / svm_loss_vectorized against C * F.multi_margin_loss and autograd."""
-    check_loss_against_oracle(loss_fn, name, svm_oracle, data_mistakes=True)
-    report_pass(name, "loss and gradient match F.multi_margin_loss and autograd")
-
-
-def check_softmax_loss(loss_fn: Callable, name: str) -> None:
-    """softmax_loss_naive / softmax_loss_vectorized against F.cross_entropy and autograd, stability included."""
-    W, X, y = random_problem(2, w_scale=1e-4)
-    loss, _ = call_loss(loss_fn, name, W, X, y, 0.0)
-    check_close(
-        f"{name}: loss with tiny weights (should be about log(C) = log(5))",
-        loss,
-        torch.log(torch.tensor(5.0, dtype=torch.float64)),
-        tol=1e-3,
-    )
-    check_loss_against_oracle(loss_fn, name, softmax_oracle, data_mistakes=False)
+def check_stability(loss_fn: Callable, name: str) -> None:
+    """Loss and dW stay finite and right for scores of magnitude 1e4, some rows positive, some negative."""
     W, X, y = wide_range_problem(3)
     loss, dW = call_loss(loss_fn, name, W, X, y, 0.0)
     expected_loss, expected_dW = softmax_oracle(W, X, y, 0.0)
@@ -146,7 +140,40 @@ def check_softmax_loss(loss_fn: Callable, name: str) -> None:
         f"{name}: loss for scores of magnitude 1e4", loss, expected_loss, tol=1e-9, hint=STABILITY_HINT
     )
     check_close(f"{name}: dW for scores of magnitude 1e4", dW, expected_dW, tol=1e-8, hint=STABILITY_HINT)
-    report_pass(name, "loss and gradient match F.cross_entropy and autograd, and stay finite at scale 1e4")
+
+
+# ---------------------------------------------------------------------------------------------
+# Questions
+# ---------------------------------------------------------------------------------------------
+def check_svm_loss(loss_fn: Callable, name: str) -> None:
+    """svm_loss_naive / svm_loss_vectorized against C * F.multi_margin_loss and autograd, part by part."""
+    parts = Parts(name)
+    with parts("loss"):
+        check_loss_values(loss_fn, name, svm_oracle, data_mistakes=True)
+    with parts("gradient"):
+        check_gradients(loss_fn, name, svm_oracle)
+    parts.finish("loss and gradient match F.multi_margin_loss and autograd")
+
+
+def check_softmax_loss(loss_fn: Callable, name: str) -> None:
+    """softmax_loss_naive / softmax_loss_vectorized against F.cross_entropy and autograd, part by part:
+    the loss, its gradient, and both at scores of magnitude 1e4."""
+    parts = Parts(name)
+    with parts("loss"):
+        W, X, y = random_problem(2, w_scale=1e-4)
+        loss, _ = call_loss(loss_fn, name, W, X, y, 0.0)
+        check_close(
+            f"{name}: loss with tiny weights (should be about log(C) = log(5))",
+            loss,
+            torch.log(torch.tensor(5.0, dtype=torch.float64)),
+            tol=1e-3,
+        )
+        check_loss_values(loss_fn, name, softmax_oracle, data_mistakes=False)
+    with parts("gradient"):
+        check_gradients(loss_fn, name, softmax_oracle)
+    with parts("stability"):
+        check_stability(loss_fn, name)
+    parts.finish("loss and gradient match F.cross_entropy and autograd, and stay finite at scale 1e4")
 
 
 def check_vectorized_speedup(

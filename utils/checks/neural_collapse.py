@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from utils.checks.recorded import oracle
-from utils.grading import check_close, check_shape, check_speedup, fail, report_pass
+from utils.grading import Parts, check_close, check_shape, check_speedup, fail, report_pass
 
 
 @oracle
@@ -219,13 +219,24 @@ def _check_gram(name: str, gram: torch.Tensor, tol: float) -> None:
     fail(f"{name} is off the ETF target 1 / -1/(C-1) by up to {error:.2e} (allowed {tol:.0e})", hint)
 
 
-def check_simplex_etf(simplex_etf: Callable) -> None:
-    """Gram error for D > C, D = C, D = C - 1, float64 and float32; seeded orientation; the D < C - 1 error."""
+def check_etf_exact(simplex_etf: Callable) -> None:
+    """Gram error for D > C, D = C, D = C - 1 in float64; the orientation follows the seed."""
     for D, C in [(10, 4), (6, 6), (9, 10), (2, 3), (1, 2)]:
         W = check_shape(f"simplex_etf({D}, {C})", simplex_etf(D, C, seed=0, dtype=torch.float64), (D, C))
         if W.dtype != torch.float64:
             fail(f"simplex_etf returned {W.dtype}; return the dtype asked for")
         _check_gram(f"the Gram matrix of simplex_etf({D}, {C})", W.t() @ W, 1e-12)
+    a, b, c = (simplex_etf(12, 5, seed=s, dtype=torch.float64) for s in (7, 7, 8))
+    if not torch.equal(a, b):
+        fail(
+            "simplex_etf with the same seed gave two different matrices",
+            "draw the Gaussian matrix with the seeded generator",
+        )
+    if torch.allclose(a, c):
+        fail("simplex_etf with different seeds gave the same matrix: the orientation should be random")
+
+
+def check_etf_float32(simplex_etf: Callable) -> None:
     W32 = simplex_etf(300, 100, seed=1, dtype=torch.float32)
     if W32.dtype != torch.float32:
         fail(f"simplex_etf(..., dtype=torch.float32) returned {W32.dtype}")
@@ -235,16 +246,19 @@ def check_simplex_etf(simplex_etf: Callable) -> None:
             f"simplex_etf in float32 has a Gram error of {error:.2e}, expected under 1e-5",
             "compute in float64, then convert",
         )
-    a, b, c = (simplex_etf(12, 5, seed=s, dtype=torch.float64) for s in (7, 7, 8))
-    if not torch.equal(a, b):
-        fail(
-            "simplex_etf with the same seed gave two different matrices",
-            "draw the Gaussian matrix with the seeded generator",
-        )
-    if torch.allclose(a, c):
-        fail("simplex_etf with different seeds gave the same matrix: the orientation should be random")
-    _expect_value_error(lambda: simplex_etf(3, 5, seed=0), "D = 3 < C - 1 = 4", "C - 1")
-    report_pass("simplex_etf", "exact for D > C, D = C and D = C - 1")
+
+
+def check_simplex_etf(simplex_etf: Callable) -> None:
+    """Part by part: exact in float64 (D > C, D = C, D = C - 1, seeded orientation), accurate in float32,
+    and the ValueError for D < C - 1."""
+    parts = Parts("simplex_etf")
+    with parts("exact"):
+        check_etf_exact(simplex_etf)
+    with parts("float32"):
+        check_etf_float32(simplex_etf)
+    with parts("bad_input"):
+        _expect_value_error(lambda: simplex_etf(3, 5, seed=0), "D = 3 < C - 1 = 4", "C - 1")
+    parts.finish("exact for D > C, D = C and D = C - 1")
 
 
 def check_etf_classifier(classifier_class: Callable) -> None:
@@ -281,25 +295,36 @@ DOT_REGRESSION_MISTAKE_HINTS = [
 
 
 def check_dot_regression_loss(dot_regression_loss: Callable) -> None:
+    """Part by part: the value against the oracle, with hints for the usual mistakes; the gradients with
+    respect to the features and the weight against autograd of the oracle."""
     gen = torch.Generator().manual_seed(4)
     features = 3 * torch.randn(7, 5, generator=gen, dtype=torch.float64)
     weight = 2 * torch.randn(5, 4, generator=gen, dtype=torch.float64)
     labels = torch.tensor([0, 1, 2, 3, 0, 1, 2])
-    expected, mistakes = _dot_regression_oracle(features, weight, labels)
-    loss = dot_regression_loss(features, labels, weight)
-    check_close(
-        "dot_regression_loss",
-        loss,
-        expected,
-        tol=1e-12,
-        mistakes=list(zip(mistakes, DOT_REGRESSION_MISTAKE_HINTS)),
-    )
-    leaves = [features.clone().requires_grad_(True), weight.clone().requires_grad_(True)]
-    grads = torch.autograd.grad(dot_regression_loss(leaves[0], labels, leaves[1]), leaves)
-    expected_grads = _dot_regression_gradients(features, weight, labels)
-    for what, g, e in zip(("features", "weight"), grads, expected_grads):
-        check_close(f"gradient of dot_regression_loss with respect to {what}", g, e, tol=1e-10)
-    report_pass("dot_regression_loss")
+    parts = Parts("dot_regression_loss")
+    with parts("value"):
+        expected, mistakes = _dot_regression_oracle(features, weight, labels)
+        check_close(
+            "dot_regression_loss",
+            dot_regression_loss(features, labels, weight),
+            expected,
+            tol=1e-12,
+            mistakes=list(zip(mistakes, DOT_REGRESSION_MISTAKE_HINTS)),
+        )
+    with parts("gradient"):
+        leaves = [features.clone().requires_grad_(True), weight.clone().requires_grad_(True)]
+        grads = torch.autograd.grad(
+            dot_regression_loss(leaves[0], labels, leaves[1]), leaves, allow_unused=True
+        )
+        expected_grads = _dot_regression_gradients(features, weight, labels)
+        for what, g, e in zip(("features", "weight"), grads, expected_grads):
+            if g is None:
+                fail(
+                    f"dot_regression_loss sends no gradient to the {what}",
+                    f"keep the {what} in the graph (no .detach())",
+                )
+            check_close(f"gradient of dot_regression_loss with respect to {what}", g, e, tol=1e-10)
+    parts.finish()
 
 
 # ---------------------------------------------------------------------------------------------
