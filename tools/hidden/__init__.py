@@ -10,6 +10,12 @@ Each topic's material lives in tools/hidden/<topic>.py (the course registry's co
     QUICK_PARAMETERS      notebook parameters that make a run quick for mutants, and
     QUICK_CASUALTIES      the questions that then fail because they need the full run
 
+A case calls one of the student's functions, or runs a driver (tools/hidden/drivers.py) in the child that
+calls them: a training run, a step from a given state, a module built and probed. Its output is compared
+with the reference's (the same call, or the same driver run here on solutions.<topic>), or judged by the
+case's property (accuracy on rows the child never saw, rates of random draws); a speed case also races
+the student's function against a loop of the grader's, both timed from the grader's side of the pipe.
+
 A question the notebook passed keeps its points only when all its cases agree with the reference.
 Inputs come from generators seeded by the case's name, so a submission graded twice gets the same
 grade. The student's code runs in a tools.sandbox.Child (a process in the grading copy, which holds
@@ -30,20 +36,35 @@ from typing import Any
 import torch
 
 from tools.hidden.compare import describe_inputs, difference, precision, to_float64
-from tools.sandbox import Child, ChildDied, Death
+from tools.hidden.drivers import set_threads, source_of
+from tools.sandbox import Child, ChildDied, Death, Reply
 
 MATERIAL = ("CASES", "MUTANTS", "HIDDEN_ONLY_MUTANTS", "ALTERNATIVE", "QUICK_PARAMETERS", "QUICK_CASUALTIES")
 
 
 @dataclass(frozen=True)
+class Speed:
+    """The student's function must run at least min_ratio times faster than loop, a driver of the grader's
+    computing the same thing with a Python loop (not the student's naive function, which a submission could
+    slow down). Both are called through the pipe alike, interleaved, with one intra-op thread in the child;
+    the best of rounds counts."""
+
+    loop: Callable
+    min_ratio: float
+    rounds: int = 5
+
+
+@dataclass(frozen=True)
 class Case:
     question: str
-    function: str
+    function: str  # the student's function the case is about (and calls, unless a driver does)
     inputs: Callable[[torch.Generator], tuple]
     view: Callable[[Any], Any] = lambda output: output  # what of the output is compared (applied to both)
-    # For functions with more than one right answer (random sampling): why (args, output) is wrong, or None.
-    # Such a case is checked by this property instead of against the reference.
+    # For functions with more than one right answer (random sampling, training): why (args, output) is
+    # wrong, or None. Such a case is checked by this property instead of against the reference.
     property: Callable[[tuple, Any], str | None] | None = None
+    driver: Callable | None = None  # run in the child as driver(module, *args) instead of function(*args)
+    speed: Speed | None = None
 
 
 @dataclass
@@ -107,9 +128,12 @@ def run_hidden_checks(
                     child = start_child()
                     if child.import_error:
                         raise ChildDied(Death.REFUSED, f"the module did not import: {child.import_error}")
-                reply = child.call(
-                    case.function, args, min(call_timeout, max(deadline - time.monotonic(), 1.0))
-                )
+                reply = _call(child, case, args, min(call_timeout, max(deadline - time.monotonic(), 1.0)))
+                reason = reply.error and f"raised {reply.error}"
+                if not reason:
+                    reason = _judge(case, args, reply.value, reference)
+                if not reason and case.speed is not None:
+                    reason = _race(child, case, args, call_timeout)
             except ChildDied as died:
                 if child is not None:
                     child.close()
@@ -117,19 +141,52 @@ def run_hidden_checks(
                 why = DEATHS[died.death].format(timeout=call_timeout) if died.death in DEATHS else died.detail
                 verdict.failures.append(f"{label}: {why}")
                 continue
-            if reply.error:
-                verdict.failures.append(f"{label} raised {reply.error}")
-                continue
-            if case.property is not None:
-                reason = case.property(args, reply.value)
-            else:
-                expected = getattr(reference, case.function)(*to_float64(args))
-                reason = difference(case.view(reply.value), case.view(expected), precision(args))
             if reason:
-                verdict.failures.append(f"{label}: {reason}")
+                verdict.failures.append(f"{label} {reason}" if reply.error else f"{label}: {reason}")
             else:
                 verdict.passed += 1
     finally:
         if child is not None:
             child.close()
     return verdicts
+
+
+def _call(child: Child, case: Case, args: tuple, timeout: float) -> Reply:
+    if case.driver is None:
+        return child.call(case.function, args, timeout)
+    return child.call(case.driver.__name__, args, timeout, source_of(case.driver))
+
+
+def _judge(case: Case, args: tuple, output: Any, reference: ModuleType) -> str | None:
+    """Why the child's output is wrong, or None: by the case's property, or against the reference."""
+    if case.property is not None:
+        return case.property(args, output)
+    if case.driver is not None:
+        return difference(case.view(output), case.view(case.driver(reference, *args)), precision(args))
+    expected = getattr(reference, case.function)(*to_float64(args))
+    return difference(case.view(output), case.view(expected), precision(args))
+
+
+def _race(child: Child, case: Case, args: tuple, timeout: float) -> str | None:
+    """Why the student's function is not min_ratio times faster than the grader's loop, or None."""
+    speed = case.speed
+    threads = child.call("set_threads", (1,), timeout, source_of(set_threads)).value
+    try:
+        best = {"student": math.inf, "loop": math.inf}
+        for _ in range(speed.rounds):
+            for who, call in (
+                ("student", lambda: child.call(case.function, args, timeout)),
+                ("loop", lambda: child.call(speed.loop.__name__, args, timeout, source_of(speed.loop))),
+            ):
+                start = time.perf_counter()
+                call()
+                best[who] = min(best[who], time.perf_counter() - start)
+    finally:
+        child.call("set_threads", (threads,), timeout, source_of(set_threads))
+    ratio = best["loop"] / best["student"]
+    if ratio >= speed.min_ratio:
+        return None
+    return (
+        f"only {ratio:.1f}x faster than a loop over the samples, expected at least {speed.min_ratio:g}x "
+        "(no Python loops over samples or classes)"
+    )
