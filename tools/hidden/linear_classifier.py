@@ -83,14 +83,15 @@ def _is_a_batch(args, output) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # Speed: the student's vectorized loss against the grader's loop over the samples
 # ---------------------------------------------------------------------------------------------
-# Measured on one core with the child's pipe in between (N=500, D=65, C=10): the reference is about RATIO_REF
-# times faster than the loop, a vectorized loss that calls the naive one about RATIO_MUT times (slower).
-MIN_SPEEDUP = 4.0
+# Measured on one core with the child's pipe in between (N=2000, D=65, C=10; the pipe's transfer is most of
+# the reference's time): the reference's SVM and softmax losses ran 15x and 10x faster than the loop, a
+# vectorized softmax that calls the naive one 0.2x (slower).
+MIN_SPEEDUP = 3.0
 
 
 def _speed_problem(gen):
-    W, X = draw.randn(gen, 65, 10, scale=0.01), draw.randn(gen, 500, 65)
-    return W, X, torch.randint(10, (500,), generator=gen), 0.1
+    W, X = draw.randn(gen, 65, 10, scale=0.01), draw.randn(gen, 2000, 65)
+    return W, X, torch.randint(10, (2000,), generator=gen), 0.1
 
 
 def svm_loop(module, W, X, y, reg):
@@ -136,8 +137,9 @@ def _speed_cases() -> list[Case]:
 # Training and searches: on rows of the digits the grader draws; judged on its test rows, which stay here
 # ---------------------------------------------------------------------------------------------
 NUM_ROWS, NUM_ITERS = 300, 100
-# Held-out accuracy of the reference's weights (measured: TRAIN_REF trained, SEARCH_REF searched), with room
-# for other correct code; a classifier that does not learn stays near 0.1.
+# Held-out accuracy of the reference's weights (measured: 0.92 trained; 0.93 and 0.91 from the SVM and softmax
+# searches, 0.94 from the grids), with room for other correct code; a classifier that does not learn stays
+# near 0.1, one that steps up the gradient reached 0.003.
 MIN_ACCURACY = 0.8
 
 
@@ -176,7 +178,7 @@ def _held_out(W) -> str | None:
 
 
 def train_with_cross_entropy(module, W, data, learning_rate, num_iters, seed):
-    """module.train_linear_classifier with the grader's own loss (cross-entropy by autograd)."""
+    """module.train_linear_classifier with the grader's own loss (cross-entropy by autograd) and batches."""
     import torch
     import torch.nn.functional as F
 
@@ -185,10 +187,18 @@ def train_with_cross_entropy(module, W, data, learning_rate, num_iters, seed):
         loss = F.cross_entropy(X_batch @ W, y_batch) + reg * (W * W).sum()
         return loss.detach(), torch.autograd.grad(loss, W)[0]
 
+    def sample_batch(X, y, num_train, batch_size):  # the grader's: sample_batch has its own question
+        rows = torch.randint(num_train, (batch_size,))
+        return X[rows], y[rows]
+
     torch.manual_seed(seed)
-    W_trained, history = module.train_linear_classifier(
-        loss_func, W, data["X_train"], data["y_train"], learning_rate, 1e-3, num_iters, 64
-    )
+    students, module.sample_batch = module.sample_batch, sample_batch
+    try:
+        W_trained, history = module.train_linear_classifier(
+            loss_func, W, data["X_train"], data["y_train"], learning_rate, 1e-3, num_iters, 64
+        )
+    finally:
+        module.sample_batch = students
     return W_trained, list(history)
 
 
