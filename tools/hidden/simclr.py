@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from tools.hidden import Case, draw
@@ -42,7 +44,103 @@ def _cases() -> list[Case]:
         Case("compute_sim_matrix", "compute_sim_matrix", stacked),
         Case("simclr_loss_vectorized", "simclr_loss_vectorized", _pair(torch.float64, 64)),
         Case("simclr_loss_vectorized", "simclr_loss_vectorized", _pair(torch.float32, 64)),
+        Case(
+            "compute_train_transform",
+            "compute_train_transform",
+            _probe,
+            property=_augments,
+            driver=draw_views,
+        ),
+        Case("simclr_train_step", "simclr_train_step", _step_inputs, driver=two_steps),
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The augmentation: views of a probe image, judged here by what they show
+# ---------------------------------------------------------------------------------------------
+NUM_VIEWS, VIEW_SIZE = 300, 20
+FLIP_RATE, GRAY_RATE = 0.5, 0.2
+SIGMAS = 5  # a rate is wrong when it lies this many binomial standard deviations from the docstring's
+
+
+def _probe(gen):
+    """A colour gradient, brighter to the right in every channel (so that a flip shows whatever the crop),
+    whose channels differ everywhere by 0.2 (so that only grayscale makes them equal); its own mean and std."""
+    x = torch.linspace(0, 1, 32, dtype=torch.float32)
+    image = torch.stack([0.05 + 0.5 * x, 0.25 + 0.5 * x, 0.45 + 0.5 * x])[:, None, :].expand(3, 32, 32)
+    mean = tuple(round(draw.uniform(gen, 0.2, 0.6), 3) for _ in range(3))
+    std = tuple(round(draw.uniform(gen, 0.1, 0.4), 3) for _ in range(3))
+    return image.contiguous(), mean, std, draw.integer(gen, 0, 10**6), VIEW_SIZE, NUM_VIEWS
+
+
+def draw_views(module, image, mean, std, seed, size, count):
+    """count views from one transform, and the first two again from a new transform with the same seed."""
+    import torch
+    from torchvision.transforms.functional import to_pil_image
+
+    picture = to_pil_image(image)
+    transform = module.compute_train_transform(seed, size, mean, std)
+    views = torch.stack([transform(picture) for _ in range(count)])
+    again = module.compute_train_transform(seed, size, mean, std)
+    return views, torch.stack([again(picture) for _ in range(2)])
+
+
+def _rate_off(name: str, hits: int, count: int, rate: float) -> str | None:
+    spread = SIGMAS * math.sqrt(rate * (1 - rate) / count)
+    if abs(hits / count - rate) <= spread:
+        return None
+    return f"{hits} of {count} views were {name}, expected a rate of {rate:g} (within {spread:.2f})"
+
+
+def _augments(args, output) -> str | None:
+    """Normalized float32 views of the right size, different from each other, repeatable under the seed,
+    flipped and grayscale at the docstring's rates."""
+    _, mean, std, _, size, count = args
+    if not (isinstance(output, (list, tuple)) and len(output) == 2):
+        return "the views could not be stacked"
+    views, again = output
+    if views.shape != (count, 3, size, size) or views.dtype != torch.float32:
+        return (
+            f"a view is {views.dtype} of shape {tuple(views.shape[1:])}, expected float32 (3, {size}, {size})"
+        )
+    pixels = views.double() * torch.tensor(std).view(1, 3, 1, 1) + torch.tensor(mean).view(1, 3, 1, 1)
+    if pixels.min() < -1e-4 or pixels.max() > 1 + 1e-4:
+        return "the views are not ToTensor's [0, 1] pixels normalized with the given mean and std"
+    if torch.equal(views[0], views[1]):
+        return "two views of the same image are equal: the augmentation is not random"
+    if not torch.equal(again, views[:2]):
+        return "a transform made with the same seed gave other views: seed before building it"
+    gray = (pixels - pixels.mean(dim=1, keepdim=True)).abs().flatten(1).max(dim=1).values < 1e-4
+    brightness = pixels.mean(dim=1)
+    flipped = brightness[:, :, : size // 2].mean(dim=(1, 2)) > brightness[:, :, size // 2 :].mean(dim=(1, 2))
+    return _rate_off("flipped", int(flipped.sum()), count, FLIP_RATE) or _rate_off(
+        "grayscale", int(gray.sum()), count, GRAY_RATE
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The training step: two steps from a state the grader sends, compared with the reference's
+# ---------------------------------------------------------------------------------------------
+def _step_inputs(gen):
+    from solutions.simclr import SimCLRModel
+
+    with torch.random.fork_rng():
+        torch.manual_seed(draw.integer(gen, 0, 10**6))
+        state = SimCLRModel(feature_dim=16, projection_dim=8).double().state_dict()
+    images = draw.randn(gen, 6, 3, 8, 8)
+    return state, images + draw.randn(gen, 6, 3, 8, 8, scale=0.3), images.flip(3), draw.uniform(gen, 0.1, 1)
+
+
+def two_steps(module, state, x_i, x_j, tau):
+    """Two of the student's steps with SGD and momentum (so that gradients left from the first step show);
+    the losses and the state they leave."""
+    import torch
+
+    model = module.SimCLRModel(feature_dim=16, projection_dim=8).double()
+    model.load_state_dict(state)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    losses = [module.simclr_train_step(model, optimizer, x_i, x_j, tau) for _ in range(2)]
+    return losses, model.state_dict()
 
 
 CASES = _cases()
