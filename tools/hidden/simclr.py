@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -52,6 +53,7 @@ def _cases() -> list[Case]:
             driver=draw_views,
         ),
         Case("simclr_train_step", "simclr_train_step", _step_inputs, driver=two_steps),
+        Case("simclr_training", "train_simclr", _training_inputs, property=_learned, driver=short_training),
     ]
 
 
@@ -143,6 +145,103 @@ def two_steps(module, state, x_i, x_j, tau):
     return losses, model.state_dict()
 
 
+# ---------------------------------------------------------------------------------------------
+# Training: a short run in the child; the grader measures the NT-Xent loss of views it keeps
+# ---------------------------------------------------------------------------------------------
+NUM_TRAIN, NUM_HELD_OUT, IMAGE_SIZE, TRAIN_STEPS = 256, 144, 16, 10
+# The held-out loss after training over the loss at the start: the reference measured 0.81 (seeds 0 and 1),
+# a model that does not learn stays at 1.
+MAX_LOSS_RATIO = 0.9
+
+
+def _augmentation():
+    """The grader's own augmentation (the student's has its own question)."""
+    from torchvision import transforms
+
+    return transforms.Compose(
+        [
+            transforms.RandomResizedCrop(IMAGE_SIZE, scale=(0.5, 1)),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+        ]
+    )
+
+
+@functools.cache
+def _shapes() -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """Training images for the child, and two seeded views of held-out images that never enter it."""
+    from torchvision.transforms.functional import to_pil_image
+
+    from utils.generated import make_shapes
+
+    images = make_shapes(NUM_TRAIN + NUM_HELD_OUT, image_size=IMAGE_SIZE, seed=3)["images"]
+    pictures, augment = [to_pil_image(image) for image in images[NUM_TRAIN:]], _augmentation()
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        views = tuple(torch.stack([augment(p) for p in pictures]) for _ in range(2))
+    return images[:NUM_TRAIN], views
+
+
+def _training_inputs(gen):
+    from solutions.simclr import SimCLRModel
+
+    seed = draw.integer(gen, 0, 10**6)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        state = SimCLRModel(feature_dim=32, projection_dim=16).state_dict()
+    return state, _shapes()[0], TRAIN_STEPS, seed
+
+
+def short_training(module, state, images, steps, seed):
+    """module.train_simclr (the student's step) from the given state with Adam; the state it leaves."""
+    import torch
+    from torch.utils.data import DataLoader
+    from torchvision import transforms
+
+    augment = transforms.Compose(  # as _augmentation's
+        [
+            transforms.RandomResizedCrop(images.shape[-1], scale=(0.5, 1)),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+        ]
+    )
+    torch.manual_seed(seed)
+    model = module.SimCLRModel(feature_dim=32, projection_dim=16)
+    model.load_state_dict(state)
+    pairs = module.PairDataset(
+        module.ImageDataset(images, torch.zeros(len(images), dtype=torch.long)), augment
+    )
+    loader = DataLoader(pairs, batch_size=32, shuffle=True, drop_last=True)
+    module.train_simclr(model, loader, torch.optim.Adam(model.parameters(), lr=3e-3), 0.5, steps)
+    return model.state_dict()
+
+
+def _held_out_loss(state) -> float:
+    from solutions.simclr import SimCLRModel, simclr_loss_vectorized
+
+    model = SimCLRModel(feature_dim=32, projection_dim=16)
+    model.load_state_dict(state)
+    model.eval()
+    views = _shapes()[1]
+    with torch.no_grad():
+        return simclr_loss_vectorized(model(views[0])[1], model(views[1])[1], 0.5).item()
+
+
+def _learned(args, output) -> str | None:
+    """The trained state lowers the NT-Xent loss of held-out views by the margin."""
+    try:
+        after = _held_out_loss(output)
+    except (RuntimeError, TypeError, KeyError, AttributeError) as error:  # not SimCLRModel's state
+        return f"the trained model's state does not load ({type(error).__name__})"
+    ratio = after / _held_out_loss(args[0])
+    if ratio <= MAX_LOSS_RATIO:
+        return None
+    return (
+        f"{args[2]} training steps took the loss of held-out views to {ratio:.2f} of its start, "
+        f"expected at most {MAX_LOSS_RATIO:g}"
+    )
+
+
 CASES = _cases()
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +270,7 @@ MUTANTS = {
             "out_norm = out",
         ),
         {"compute_sim_matrix": "normalize the rows", "simclr_loss_vectorized": "relative error"},
-        {"simclr_train_step"},
+        {"simclr_train_step", "simclr_training"},
     ),
     "loss_summed_not_averaged": Mutant(
         mutate(
@@ -222,7 +321,12 @@ MUTANTS = {
     ),
 }
 
-HIDDEN_ONLY_MUTANTS: dict[str, HiddenOnlyMutant] = {}
+# The notebook's step check only asks that the loss falls on a fixed batch, which it still does.
+HIDDEN_ONLY_MUTANTS = {
+    "train_step_never_zeroes_the_gradients": HiddenOnlyMutant(
+        mutate(_REFERENCE, "simclr_train_step", "    optimizer.zero_grad()\n", ""), "simclr_train_step"
+    ),
+}
 
 ALTERNATIVE = rewrite_all(
     _REFERENCE,
