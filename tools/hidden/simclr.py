@@ -311,7 +311,7 @@ MUTANTS = {
             "F.cosine_similarity(out_left, out_right, dim=1)",
         ),
         {"sim_positive_pairs": "expected (6, 1)"},
-        {"simclr_loss_vectorized", "simclr_train_step"},
+        {"simclr_loss_vectorized", "simclr_train_step", "simclr_training"},
         notebook=False,
     ),
     "train_step_never_steps": Mutant(
