@@ -71,6 +71,21 @@ def test_mistakes_the_public_checks_miss_fail_their_hidden_checks(topic, name):
     print(failures[question][0])
 
 
+@pytest.mark.parametrize("loss", ["svm", "softmax"])
+def test_a_vectorized_loss_that_calls_the_loop_loses_the_race(loss):
+    source = mutate(
+        solution_source("linear_classifier"),
+        f"{loss}_loss_vectorized",
+        "    num_train = X.shape[0]\n    rows",
+        f"    return {loss}_loss_naive(W, X, y, reg)\n    num_train = X.shape[0]\n    rows",
+    )
+    failures = hidden_failures(
+        "linear_classifier", source, {"svm_vectorized_speedup", "softmax_vectorized_speedup"}
+    )
+    assert set(failures) == {f"{loss}_vectorized_speedup"}, failures
+    assert "faster than a loop over the samples" in failures[f"{loss}_vectorized_speedup"][0]
+
+
 HOSTILE_BODIES = {
     "hangs": "    while True:\n        pass\n",
     "exits": "    import os; os._exit(0)\n",
@@ -137,9 +152,18 @@ def test_hidden_inputs_are_the_same_on_every_run():
     for topic in TOPICS:
         for index, case in enumerate(material(topic).CASES):
             first, second = case_inputs(topic, index, case), case_inputs(topic, index, case)
-            assert all(
-                torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b for a, b in zip(first, second)
-            )
+            assert identical(first, second), (topic, case.function)
+
+
+def identical(a, b) -> bool:
+    """a and b are equal, tensors inside containers too."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(identical(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(identical, a, b))
+    return a == b
 
 
 def test_a_deleted_function_costs_its_questions_only():
