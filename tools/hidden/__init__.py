@@ -24,6 +24,7 @@ no solutions); only its outputs come back, and the reference runs here.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import time
@@ -157,8 +158,25 @@ def _call(child: Child, case: Case, args: tuple, timeout: float) -> Reply:
     return child.call(case.driver.__name__, args, timeout, source_of(case.driver))
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """torch's intra-op threads at one: the reference's small problems run many times faster so (a search's
+    tiny products took 14 s across a busy machine's threads, 0.15 s on one)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _judge(case: Case, args: tuple, output: Any, reference: ModuleType) -> str | None:
     """Why the child's output is wrong, or None: by the case's property, or against the reference."""
+    with _one_thread():
+        return _verdict(case, args, output, reference)
+
+
+def _verdict(case: Case, args: tuple, output: Any, reference: ModuleType) -> str | None:
     if case.property is not None:
         return case.property(args, output)
     if case.driver is not None:
