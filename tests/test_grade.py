@@ -27,7 +27,6 @@ import pytest
 
 from tests import hostile
 from tests.mutants import failing_questions
-from tests.test_course import NOT_YET_HIDDEN
 from tools.grading.outputs import result_paths, validated
 from tools.grading.submissions import find_submissions, read_modules
 from tools.hidden import linear_classifier as linear
@@ -256,11 +255,10 @@ def test_hostile_processes_are_contained_and_lose_their_points(graded_class):
     assert escape["survivors"] == [] and escape["received"] == []
 
 
-def test_a_submission_that_patches_every_check_earns_nothing_the_grader_decides(graded_class):
-    """The stubs with every public check patched to pass: every question with hidden cases is lost; only
-    questions still decided in the student's kernel alone (NOT_YET_HIDDEN) can be earned."""
+def test_a_submission_that_patches_every_check_earns_nothing(graded_class):
+    """The stubs with every public check patched to pass: every question has hidden cases, so it earns 0."""
     earned = {q["id"] for q in questions(graded_class[0]["tex_patches_everything"]).values() if q["earned"]}
-    assert earned <= NOT_YET_HIDDEN, earned - NOT_YET_HIDDEN
+    assert not earned, earned
 
 
 def test_a_hang_costs_each_cell_its_limit_from_the_reference(graded_class):

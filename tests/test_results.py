@@ -8,9 +8,11 @@ import json
 import pytest
 
 from tools.grading.outputs import gradescope_results, validated
+from tools.grading.submission import _lose
+from tools.hidden import HiddenFailure, material
 from utils.autograde import format_scorecard, part_results
 from utils.cell_runner import CellOutcome, parts_bundle
-from utils.course import by_topic
+from utils.course import ASSIGNMENTS, by_topic
 from utils.graded_cells import GradedCell
 from utils.grading import PARTS_MIME, Parts, collecting_parts, fail
 from utils.results import (
@@ -253,3 +255,27 @@ def test_a_check_can_fail_with_the_usual_helpers_inside_a_part():
     with collecting_parts() as bundles, checks("value"):
         fail("value is 2, expected 1", "divide by N")
     assert bundles == [] and checks.errors["value"].args == ("value is 2, expected 1\nHint: divide by N",)
+
+
+def _passed_vectorized_loss() -> QuestionResult:
+    parts = [PartResult(p.id, p.points, Status.PASSED) for p in VECTORIZED.parts]
+    return QuestionResult(VECTORIZED.id, VECTORIZED.points, Status.PASSED, parts=parts)
+
+
+def test_a_hidden_check_of_one_part_costs_that_part_and_one_of_none_the_whole_question():
+    question = _passed_vectorized_loss()
+    _lose(question, [HiddenFailure("hidden check: float16 overflows", "half_precision")], total=3)
+    assert question.earned == VECTORIZED.points - 1 and [p.id for p in question.failed_parts] == [
+        "half_precision"
+    ]
+    assert question.failed_parts[0].message == "hidden check: float16 overflows"
+    assert "passed the notebook's checks but 1 of 3 hidden checks failed" in question.message
+    _lose(question, [HiddenFailure("hidden check: the process ended")], total=3)  # no part: all of them
+    assert question.earned == 0 and len(question.failed_parts) == len(VECTORIZED.parts)
+    assert QuestionResult.from_json(question.to_json()) == question
+
+
+def test_every_hidden_case_costs_only_parts_its_question_has():
+    for a in ASSIGNMENTS:
+        for case in material(a.topic).CASES:
+            assert case.parts() <= {p.id for p in a.question(case.question).parts}, (a.topic, case)

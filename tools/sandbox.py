@@ -1,7 +1,9 @@
 """A child process that runs a student's module and only returns outputs: the grader's side of it.
 
 The child imports `utils.<topic>` from a grading copy (which holds no solutions), then answers calls
-`{"function": name, "args": [...]}` one at a time with `{"value": output}` or `{"error": "Type: message"}`.
+`{"function": name, "args": [...]}` (or `{"function": name, "driver": source, "args": [...]}`: the function
+`name` defined by `source`, called with the module first) one at a time with `{"value": output}` or
+`{"error": "Type: message"}`.
 Inputs and outputs travel as length-prefixed `torch.save` messages over two pipes of their own (the
 student's prints go nowhere), and the grader reads replies with `torch.load(weights_only=True)`, so a
 reply can hold tensors, numbers, strings and containers of them but never run code in the grader.
@@ -131,10 +133,14 @@ class Child:
             raise ChildDied(Death.REFUSED, "an unreadable reply")
         return Reply(message.get("value"), message.get("error"))
 
-    def call(self, function: str, args: Sequence[Any], timeout: float) -> Reply:
-        """function(*args) in the child; raises ChildDied when it did not answer within timeout seconds."""
+    def call(self, function: str, args: Sequence[Any], timeout: float, driver: str | None = None) -> Reply:
+        """function(*args) in the child, or with driver (a source text defining function) function(module,
+        *args); raises ChildDied when it did not answer within timeout seconds."""
+        request = {"function": function, "args": list(args)}
+        if driver is not None:
+            request["driver"] = driver
         buffer = io.BytesIO()
-        torch.save({"function": function, "args": list(args)}, buffer)
+        torch.save(request, buffer)
         data = buffer.getvalue()
         deadline = time.monotonic() + timeout
         _write_all(self._requests, HEADER.pack(len(data)) + data, deadline)

@@ -11,7 +11,7 @@ from utils.settings import QUESTION_TIMEOUT, Setting
 SUBMISSION_TIMEOUT = Setting(
     "--submission-timeout", 3600.0, "seconds for a submission's notebooks, and again for its hidden checks"
 )
-CALL_TIMEOUT = Setting("--call-timeout", 20.0, "seconds per hidden check")
+CALL_TIMEOUT = Setting("--call-timeout", 20.0, "seconds per call of a hidden check into the student's code")
 MEMORY_GB = Setting("--memory-gb", 4.0, "memory limit of each process of a submission, in GiB (RLIMIT_DATA)")
 WORKERS = Setting("--workers", os.cpu_count() or 1, "submissions graded at once (default: the cores)")
 LIMIT_FACTOR = Setting(
@@ -33,7 +33,7 @@ def derived_limit(reference_seconds: float, factor: float = LIMIT_FACTOR.default
 class Limits:
     question_timeout: float | None = None  # None: each cell's derived limit, else the autograder's default
     submission_timeout: float = SUBMISSION_TIMEOUT.default
-    call_timeout: float = CALL_TIMEOUT.default
+    call_timeout: float | None = None  # None: each hidden check's limit derived from the reference's time
     memory_gb: float = MEMORY_GB.default
     limit_factor: float = LIMIT_FACTOR.default
     cell_limits: dict | None = None  # {notebook: {code cell index: seconds}}, derived from the reference
@@ -52,5 +52,6 @@ class Limits:
 
 def add_limits(parser: argparse.ArgumentParser) -> None:
     QUESTION_TIMEOUT.add_to(parser, otherwise="each cell's limit derived from the reference's time on it")
-    for setting in (SUBMISSION_TIMEOUT, CALL_TIMEOUT, MEMORY_GB, WORKERS, LIMIT_FACTOR):
+    CALL_TIMEOUT.add_to(parser, otherwise="each hidden check's limit derived from the reference's time on it")
+    for setting in (SUBMISSION_TIMEOUT, MEMORY_GB, WORKERS, LIMIT_FACTOR):
         setting.add_to(parser)

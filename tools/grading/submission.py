@@ -21,11 +21,11 @@ from pathlib import Path
 from tools.grading.isolation import Sandbox, hand_over, resource_limits
 from tools.grading.limits import Limits
 from tools.grading.outputs import validated
-from tools.hidden import run_hidden_checks
+from tools.hidden import HiddenFailure, run_hidden_checks
 from tools.sandbox import Child
 from tools.workspace import reference_modules, student_copy
 from utils.course import REPO_ROOT, Assignment
-from utils.results import NotebookReport, Status, SubmissionResult
+from utils.results import NotebookReport, QuestionResult, Status, SubmissionResult
 
 CELL_LIMITS, CELL_TIMES = "cell_limits.json", "cell_times.json"  # in the copy, for the autograder
 
@@ -91,17 +91,19 @@ def _run_notebooks(
 def _apply_hidden_checks(
     report: NotebookReport, topic: str, modules: Mapping[str, str], copy: Path, limits: Limits, launch: Launch
 ) -> None:
-    """Runs the hidden checks of the questions the notebook passed, in a child in the copy, and takes the
-    points of every question whose hidden checks disagree with the reference."""
-    passed = {q.id for q in report.questions if q.status is Status.PASSED}
-    if topic not in modules or not passed:
-        return  # an untouched stub passes nothing
+    """Runs the hidden checks of every question that earned points in the notebook, in a child in the copy,
+    and takes the points that they disagree with the reference on: a part's, or the whole question's."""
+    earning = {q.id for q in report.questions if q.earned > 0}
+    if topic not in modules or not earning:
+        return  # an untouched stub earns nothing
 
     def start_child() -> Child:
         return Child(topic, copy, launch.prefix, launch.env, launch.preexec_fn)
 
     deadline = time.monotonic() + limits.submission_timeout
-    verdicts = run_hidden_checks(topic, passed, start_child, limits.call_timeout, deadline=deadline)
+    verdicts = run_hidden_checks(
+        topic, earning, start_child, limits.call_timeout, deadline, limits.limit_factor
+    )
     for question in report.questions:
         verdict = verdicts.get(question.id)
         if verdict is None:
@@ -109,11 +111,19 @@ def _apply_hidden_checks(
         total = verdict.passed + len(verdict.failures)
         question.hidden = f"{verdict.passed}/{total} passed"
         if verdict.failures:
-            question.status = Status.FAILED
-            question.message = (
-                f"passed the notebook's checks but {len(verdict.failures)} of {total} hidden checks failed; "
-                f"the first: {verdict.failures[0]}"
-            )
+            _lose(question, verdict.failures, total)
+
+
+def _lose(question: QuestionResult, failures: list[HiddenFailure], total: int) -> None:
+    """The question fails, and so does each part a failure names, or every part when one names none."""
+    passed = "passed the notebook's checks but " if question.status is Status.PASSED else ""
+    message = f"{passed}{len(failures)} of {total} hidden checks failed; the first: {failures[0].message}"
+    whole = any(failure.part is None for failure in failures)
+    for part in question.parts:
+        own = [failure.message for failure in failures if failure.part == part.id]
+        if whole or own:
+            part.status, part.message = Status.FAILED, own[0] if own else message
+    question.status, question.message = Status.FAILED, message
 
 
 def grade_submission(

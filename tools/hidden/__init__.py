@@ -10,6 +10,12 @@ Each topic's material lives in tools/hidden/<topic>.py (the course registry's co
     QUICK_PARAMETERS      notebook parameters that make a run quick for mutants, and
     QUICK_CASUALTIES      the questions that then fail because they need the full run
 
+A case calls one of the student's functions, or runs a driver (tools/hidden/drivers.py) in the child that
+calls them: a training run, a step from a given state, a module built and probed. Its output is compared
+with the reference's (the same call, or the same driver run here on solutions.<topic>), or judged by the
+case's property (accuracy on rows the child never saw, rates of random draws); a speed case also races
+the student's function against a loop of the grader's, both timed from the grader's side of the pipe.
+
 A question the notebook passed keeps its points only when all its cases agree with the reference.
 Inputs come from generators seeded by the case's name, so a submission graded twice gets the same
 grade. The student's code runs in a tools.sandbox.Child (a process in the grading copy, which holds
@@ -18,6 +24,8 @@ no solutions); only its outputs come back, and the reference runs here.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
 import math
 import time
@@ -29,27 +37,57 @@ from typing import Any
 
 import torch
 
+from tools.grading.limits import LIMIT_FACTOR, derived_limit
 from tools.hidden.compare import describe_inputs, difference, precision, to_float64
-from tools.sandbox import Child, ChildDied, Death
+from tools.hidden.drivers import set_threads, source_of
+from tools.sandbox import Child, ChildDied, Death, Reply
 
 MATERIAL = ("CASES", "MUTANTS", "HIDDEN_ONLY_MUTANTS", "ALTERNATIVE", "QUICK_PARAMETERS", "QUICK_CASUALTIES")
 
 
 @dataclass(frozen=True)
+class Speed:
+    """The student's function must run at least min_ratio times faster than loop, a driver of the grader's
+    computing the same thing with a Python loop (not the student's naive function, which a submission could
+    slow down). Both are called through the pipe alike, interleaved, with one intra-op thread in the child;
+    the best of rounds counts."""
+
+    loop: Callable
+    min_ratio: float
+    rounds: int = 5
+
+
+@dataclass(frozen=True)
 class Case:
     question: str
-    function: str
+    function: str  # the student's function the case is about (and calls, unless a driver does)
     inputs: Callable[[torch.Generator], tuple]
     view: Callable[[Any], Any] = lambda output: output  # what of the output is compared (applied to both)
-    # For functions with more than one right answer (random sampling): why (args, output) is wrong, or None.
-    # Such a case is checked by this property instead of against the reference.
+    # For functions with more than one right answer (random sampling, training): why (args, output) is
+    # wrong, or None. Such a case is checked by this property instead of against the reference.
     property: Callable[[tuple, Any], str | None] | None = None
+    driver: Callable | None = None  # run in the child as driver(module, *args) instead of function(*args)
+    speed: Speed | None = None
+    # Which part of its question (utils/course.py) a disagreement costs: part, for the whole case, or each
+    # (part, view) of split for what that view takes of the output; else the whole question.
+    part: str | None = None
+    split: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
+
+    def parts(self) -> set[str]:  # a method: the field `property` hides the decorator here
+        """The parts of its question this case can cost."""
+        return {part for part, _ in self.split} | ({self.part} if self.part else set())
+
+
+@dataclass(frozen=True)
+class HiddenFailure:
+    message: str
+    part: str | None = None  # the part of the question it costs; None: the whole question
 
 
 @dataclass
 class QuestionVerdict:
     passed: int = 0
-    failures: list[str] = field(default_factory=list)
+    failures: list[HiddenFailure] = field(default_factory=list)
 
 
 def material(topic: str) -> ModuleType:
@@ -84,12 +122,14 @@ def run_hidden_checks(
     topic: str,
     questions: set[str],
     start_child: Callable[[], Child],
-    call_timeout: float = 20,
+    call_timeout: float | None = None,
     deadline: float = math.inf,
+    limit_factor: float = LIMIT_FACTOR.default,
 ) -> dict[str, QuestionVerdict]:
     """Runs the cases of the given questions; {question: verdict}. start_child gives a fresh child, called
-    again whenever one dies or hangs; cases left when time.monotonic() passes deadline fail unrun."""
-    reference = importlib.import_module(f"solutions.{topic}")
+    again whenever one dies or hangs; cases left when time.monotonic() passes deadline fail unrun. Each call
+    may take call_timeout seconds, or else the limit derived from the reference's time on the case
+    (tools.grading.limits.derived_limit)."""
     verdicts: dict[str, QuestionVerdict] = {}
     child: Child | None = None
     try:
@@ -100,36 +140,114 @@ def run_hidden_checks(
             args = case_inputs(topic, index, case)
             label = f"hidden check: {case.function}({describe_inputs(args)})"
             if time.monotonic() > deadline:
-                verdict.failures.append(f"{label}: not run, the submission's time limit was spent")
+                verdict.failures.append(
+                    HiddenFailure(f"{label}: not run, the submission's time limit was spent")
+                )
                 continue
+            expected, seconds = _expected(topic, index)
+            limit = call_timeout or derived_limit(seconds, limit_factor)
             try:
                 if child is None:
                     child = start_child()
                     if child.import_error:
                         raise ChildDied(Death.REFUSED, f"the module did not import: {child.import_error}")
-                reply = child.call(
-                    case.function, args, min(call_timeout, max(deadline - time.monotonic(), 1.0))
-                )
+                reply = _call(child, case, args, min(limit, max(deadline - time.monotonic(), 1.0)))
+                if reply.error:  # code that does not even run costs the whole question, whatever the case
+                    failures = [HiddenFailure(f"{label} raised {reply.error}")]
+                else:
+                    failures = [
+                        HiddenFailure(
+                            f"{label}{f', its {part}' if part and case.split else ''}: {reason}", part
+                        )
+                        for part, reason in _judge(case, args, reply.value, expected)
+                    ]
+                if not failures and case.speed is not None:
+                    reason = _race(child, case, args, limit)
+                    failures = [HiddenFailure(f"{label}: {reason}", case.part)] if reason else []
             except ChildDied as died:
                 if child is not None:
                     child.close()
                 child = None
-                why = DEATHS[died.death].format(timeout=call_timeout) if died.death in DEATHS else died.detail
-                verdict.failures.append(f"{label}: {why}")
+                why = DEATHS[died.death].format(timeout=limit) if died.death in DEATHS else died.detail
+                verdict.failures.append(HiddenFailure(f"{label}: {why}"))
                 continue
-            if reply.error:
-                verdict.failures.append(f"{label} raised {reply.error}")
-                continue
-            if case.property is not None:
-                reason = case.property(args, reply.value)
-            else:
-                expected = getattr(reference, case.function)(*to_float64(args))
-                reason = difference(case.view(reply.value), case.view(expected), precision(args))
-            if reason:
-                verdict.failures.append(f"{label}: {reason}")
-            else:
-                verdict.passed += 1
+            verdict.failures.extend(failures)
+            verdict.passed += not failures
     finally:
         if child is not None:
             child.close()
     return verdicts
+
+
+def _call(child: Child, case: Case, args: tuple, timeout: float) -> Reply:
+    if case.driver is None:
+        return child.call(case.function, args, timeout)
+    return child.call(case.driver.__name__, args, timeout, source_of(case.driver))
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """torch's intra-op threads at one: the reference's small problems run many times faster so (a search's
+    tiny products took 14 s across a busy machine's threads, 0.15 s on one)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@functools.cache
+def _expected(topic: str, index: int) -> tuple[Any, float]:
+    """The reference's output on a case's inputs (its driver run on solutions.<topic>, or the function in
+    float64) and the seconds it took on one thread: computed once per process, before the child's call,
+    whose limit follows from that time."""
+    case = material(topic).CASES[index]
+    args, reference = case_inputs(topic, index, case), importlib.import_module(f"solutions.{topic}")
+    with _one_thread():
+        start = time.perf_counter()
+        if case.driver is not None:
+            expected = case.driver(reference, *args)
+        else:
+            expected = getattr(reference, case.function)(*to_float64(args))
+        return expected, time.perf_counter() - start
+
+
+def _judge(case: Case, args: tuple, output: Any, expected: Any) -> list[tuple[str | None, str]]:
+    """[(part, why the child's output is wrong)], empty when it is right: by the case's property, or
+    against the reference's output (view by view of the case's split)."""
+    if case.property is not None:
+        with _one_thread():
+            reason = case.property(args, output)
+        return [(case.part, reason)] if reason else []
+    views = case.split or ((case.part, lambda whole: whole),)
+    found = (
+        (part, difference(view(case.view(output)), view(case.view(expected)), precision(args)))
+        for part, view in views
+    )
+    return [(part, reason) for part, reason in found if reason]
+
+
+def _race(child: Child, case: Case, args: tuple, timeout: float) -> str | None:
+    """Why the student's function is not min_ratio times faster than the grader's loop, or None."""
+    speed = case.speed
+    threads = child.call("set_threads", (1,), timeout, source_of(set_threads)).value
+    try:
+        best = {"student": math.inf, "loop": math.inf}
+        for _ in range(speed.rounds):
+            for who, call in (
+                ("student", lambda: child.call(case.function, args, timeout)),
+                ("loop", lambda: child.call(speed.loop.__name__, args, timeout, source_of(speed.loop))),
+            ):
+                start = time.perf_counter()
+                call()
+                best[who] = min(best[who], time.perf_counter() - start)
+    finally:
+        child.call("set_threads", (threads,), timeout, source_of(set_threads))
+    ratio = best["loop"] / best["student"]
+    if ratio >= speed.min_ratio:
+        return None
+    return (
+        f"only {ratio:.1f}x faster than a loop over the samples, expected at least {speed.min_ratio:g}x "
+        "(no Python loops over samples or classes)"
+    )

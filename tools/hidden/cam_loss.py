@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from tools.hidden import Case, draw
@@ -60,8 +62,8 @@ def _cases() -> list[Case]:
         Case("make_caam", "make_caam", lambda gen: _feature_maps(torch.float64, 8, 16, 9)(gen)[:1]),
         Case("min_max_normalize", "min_max_normalize", maps),
         Case("min_max_normalize", "min_max_normalize", maps),
-        Case("cam_loss", "cam_loss", loss_inputs(torch.float64)),
-        Case("cam_loss", "cam_loss", loss_inputs(torch.float32)),
+        Case("cam_loss", "cam_loss", loss_inputs(torch.float64), part="loss"),
+        Case("cam_loss", "cam_loss", loss_inputs(torch.float32), part="loss"),
         Case("localization", "cam_mass_inside", localization),
         Case("localization", "pointing_game", localization),
         *(
@@ -75,7 +77,95 @@ def _cases() -> list[Case]:
                 lambda gen: (draw.integer(gen, 5, 50), draw.integer(gen, 0, 5), draw.uniform(gen, 0.1, 10)),
             )
         ),
+        Case("cam_loss_train_step", "cam_loss_train_step", _step_inputs, driver=two_steps),
+        Case(
+            "cam_training", "train_cam_model", _training_inputs, property=_classifies, driver=short_training
+        ),
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The training step: two steps from a state the grader sends, compared with the reference's
+# ---------------------------------------------------------------------------------------------
+def _state(seed: int, **model) -> dict:
+    from solutions.cam_loss import SmallCNN
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return SmallCNN(**model).state_dict()
+
+
+def _step_inputs(gen):
+    state = {
+        k: v.double() if v.is_floating_point() else v
+        for k, v in _state(
+            draw.integer(gen, 0, 10**6), in_channels=1, num_classes=3, widths=(4, 6, 8)
+        ).items()
+    }
+    images = draw.randn(gen, 8, 1, 12, 12)
+    return state, images, torch.arange(8) % 3, draw.uniform(gen, 0.5, 3)
+
+
+def two_steps(module, state, images, labels, alpha):
+    """Two of the student's steps with SGD and momentum for the backbone and the classifier (so that
+    gradients left from the first step show); the losses and the state they leave."""
+    import torch
+
+    model = module.SmallCNN(in_channels=1, num_classes=3, widths=(4, 6, 8)).double()
+    model.load_state_dict(state)
+    classifier = list(model.fc.parameters())
+    backbone = [p for p in model.parameters() if all(p is not q for q in classifier)]
+    optimizers = [torch.optim.SGD(group, lr=0.05, momentum=0.9) for group in (backbone, classifier)]
+    losses = [module.cam_loss_train_step(model, *optimizers, images, labels, alpha) for _ in range(2)]
+    return losses, model.state_dict()
+
+
+# ---------------------------------------------------------------------------------------------
+# Training: a short run in the child; the grader measures accuracy on canvases it keeps
+# ---------------------------------------------------------------------------------------------
+NUM_TRAIN, NUM_TEST, EPOCHS = 768, 300, 4
+MODEL = {"in_channels": 1, "num_classes": 10, "widths": (16, 32, 64)}
+# Held-out accuracy of the reference after 4 epochs (one of cross-entropy alone, then alpha = 1) on 16 x 16
+# canvases: 0.92 and 0.93 (seeds 0 and 1); a model that does not learn stays near 0.1.
+MIN_ACCURACY = 0.7
+
+
+@functools.cache
+def _canvases() -> dict:
+    from utils.generated import load_digit_canvas_splits
+
+    return load_digit_canvas_splits(num_train=NUM_TRAIN, num_val=10, num_test=NUM_TEST, canvas_size=16)
+
+
+def _training_inputs(gen):
+    seed = draw.integer(gen, 0, 10**6)
+    return _state(seed, **MODEL), _canvases()["X_train"], _canvases()["y_train"], EPOCHS, seed
+
+
+def short_training(module, state, images, labels, epochs, seed):
+    """module.train_cam_model (the student's step and schedule) from the given state; the state it leaves."""
+    model = module.SmallCNN(in_channels=1, num_classes=10, widths=(16, 32, 64))
+    model.load_state_dict(state)
+    module.train_cam_model(model, images, labels, epochs, 32, 3e-3, alpha=1.0, warmup_epochs=1, seed=seed)
+    return model.state_dict()
+
+
+def _classifies(args, output) -> str | None:
+    """The trained state classifies held-out canvases."""
+    from solutions.cam_loss import SmallCNN, predict_with_maps
+
+    model = SmallCNN(**MODEL)
+    try:
+        model.load_state_dict(output)
+    except (RuntimeError, TypeError, KeyError, AttributeError) as error:  # not SmallCNN's state
+        return f"the trained model's state does not load ({type(error).__name__})"
+    logits, _ = predict_with_maps(model, _canvases()["X_test"])
+    accuracy = (logits.argmax(dim=1) == _canvases()["y_test"]).double().mean().item()
+    if accuracy >= MIN_ACCURACY:
+        return None
+    return (
+        f"the trained model classifies {accuracy:.0%} of held-out canvases right, expected {MIN_ACCURACY:.0%}"
+    )
 
 
 CASES = _cases()

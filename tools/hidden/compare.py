@@ -108,6 +108,10 @@ def describe_inputs(args: Sequence) -> str:
             parts.append(str(arg).removeprefix("torch."))
         elif isinstance(arg, float):
             parts.append(f"{arg:.3g}")
+        elif isinstance(arg, dict) and len(arg) > 4:  # a state dict
+            parts.append(f"a dict of {len(arg)} entries")
+        elif isinstance(arg, dict):
+            parts.append("{" + ", ".join(f"{key!r}: {describe_inputs([v])}" for key, v in arg.items()) + "}")
         else:
             parts.append(repr(arg))
     return ", ".join(parts)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from tools.hidden import Case, draw
-from tools.hidden.compare import kind
+from tools.hidden.compare import difference, kind
+from tools.hidden.drivers import errors_raised, input_gradients
 from tools.hidden.mutation import HiddenOnlyMutant, Mutant, mutate, rewrite_all, solution_source
 
 
@@ -67,9 +68,23 @@ def _cases() -> list[Case]:
             ),
             property=_descended,
         ),
-        Case("simplex_etf", "simplex_etf", etf_size(torch.float64), _gram),
-        Case("simplex_etf", "simplex_etf", etf_size(torch.float32), _gram),
-        Case("dot_regression_loss", "dot_regression_loss", features),
+        Case("simplex_etf", "simplex_etf", etf_size(torch.float64), _gram, part="exact"),
+        Case("simplex_etf", "simplex_etf", etf_size(torch.float32), _gram, part="float32"),
+        Case("dot_regression_loss", "dot_regression_loss", features, part="value"),
+        Case(
+            "dot_regression_loss",
+            "dot_regression_loss",
+            lambda gen: ("dot_regression_loss", *features(gen)),
+            driver=input_gradients,
+            part="gradient",
+        ),
+        Case(
+            "simplex_etf",
+            "simplex_etf",
+            lambda gen: ("simplex_etf", [(c - 2, c) for c in (draw.integer(gen, 3, 16),)]),  # D < C - 1
+            driver=errors_raised,
+            part="bad_input",
+        ),
         Case("nc1", metrics, features, _metric("nc1")),
         Case("nc2", metrics, features, _metric("nc2_equinorm", "nc2_equiangularity", "nc2_etf_distance")),
         Case("nc3", metrics, features, _metric("nc3")),
@@ -77,7 +92,65 @@ def _cases() -> list[Case]:
         Case("long_tailed_indices", "long_tailed_counts", counts),
         Case("long_tailed_indices", "long_tailed_counts", counts),
         Case("long_tailed_indices", "long_tailed_indices", _balanced_labels, property=_is_long_tailed),
+        *(
+            Case(
+                "etf_classifier",
+                "ETFClassifier",
+                _head(normalize),
+                property=_is_an_etf_head,
+                driver=probe_head,
+            )
+            for normalize in (False, True)
+        ),
     ]
+
+
+def _head(normalize_features: bool):
+    def inputs(gen):
+        c = draw.integer(gen, 2, 10)
+        d = c + draw.integer(gen, -1, 6)
+        features = draw.randn(gen, draw.integer(gen, 1, 12), d, dtype=torch.float32, scale=3.0)
+        return d, c, draw.uniform(gen, 0.5, 10), normalize_features, draw.integer(gen, 1, 1000), features
+
+    return inputs
+
+
+def probe_head(module, num_features, num_classes, scale, normalize_features, seed, features):
+    """The student's ETFClassifier: what it registers, its weight, its logits, and the student's own
+    simplex_etf for the same seed (the head should hold that ETF)."""
+    head = module.ETFClassifier(num_features, num_classes, scale, normalize_features, seed)
+    return {
+        "parameters": [name for name, _ in head.named_parameters()],
+        "buffers": [name for name, _ in head.named_buffers()],
+        "state": list(head.state_dict()),
+        "weight": head.weight,
+        "etf": module.simplex_etf(num_features, num_classes, seed=seed),
+        "logits": head(features),
+    }
+
+
+def _is_an_etf_head(args, output) -> str | None:
+    """A buffer (saved, never a parameter) holding simplex_etf(D, C, seed) whose Gram matrix is an ETF's, and
+    logits scale * h @ weight (h normalized when asked)."""
+    num_features, num_classes, scale, normalize_features, _, features = args
+    if not isinstance(output, dict) or not isinstance(output.get("weight"), torch.Tensor):
+        return "the head should have a weight tensor"
+    if "weight" in output["parameters"]:
+        return "the head's weight is a Parameter, which an optimizer would train: register it as a buffer"
+    if "weight" not in output["buffers"] or "weight" not in output["state"]:
+        return "the head's weight should be a registered (persistent) buffer"
+    weight = output["weight"].double()
+    if weight.shape != (num_features, num_classes):
+        return f"the weight has shape {tuple(weight.shape)}, expected {(num_features, num_classes)}"
+    target = torch.full(
+        (num_classes, num_classes), -1 / (num_classes - 1), dtype=torch.float64
+    ).fill_diagonal_(1)
+    if (weight.t() @ weight - target).abs().max() > 1e-5:
+        return "the weight's Gram matrix is not a simplex ETF's"
+    if not torch.equal(output["weight"], output["etf"]):
+        return "the weight is not simplex_etf(num_features, num_classes, seed=seed): pass the seed on"
+    h = torch.nn.functional.normalize(features.double(), dim=1) if normalize_features else features.double()
+    return difference(output["logits"], scale * h @ weight, 1e-4, "the logits")
 
 
 def _descended(args, output) -> str | None:
@@ -256,7 +329,18 @@ MUTANTS = {
     ),
 }
 
-HIDDEN_ONLY_MUTANTS: dict[str, HiddenOnlyMutant] = {}
+# The notebook's check builds its head with the default seed.
+HIDDEN_ONLY_MUTANTS = {
+    "head_ignores_the_seed": HiddenOnlyMutant(
+        mutate(
+            _REFERENCE,
+            "ETFClassifier",
+            "simplex_etf(num_features, num_classes, seed=seed)",
+            "simplex_etf(num_features, num_classes)",
+        ),
+        "etf_classifier",
+    ),
+}
 
 ALTERNATIVE = rewrite_all(
     _REFERENCE,

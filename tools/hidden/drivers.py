@@ -1,0 +1,56 @@
+"""Drivers: small functions of the grader's that run in the child as driver(module, *args), module being
+the student's utils.<topic>. Only a driver's source travels (tools.sandbox), so each imports what it needs
+in its own body and uses no name of the file it is defined in; it returns plain data (tensors, numbers,
+containers of them)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import textwrap
+from collections.abc import Callable
+
+
+@functools.cache
+def source_of(driver: Callable) -> str:
+    return textwrap.dedent(inspect.getsource(driver))
+
+
+def set_threads(module, count: int) -> int:
+    """Sets torch's intra-op threads in the child; returns the count it had."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    return previous
+
+
+def input_gradients(module, function: str, *args):
+    """The gradients of module.<function>(*args) (a scalar) with respect to its floating-point tensor
+    inputs, in order."""
+    import torch
+
+    inputs = [
+        a.detach().clone().requires_grad_() if torch.is_tensor(a) and a.is_floating_point() else a
+        for a in args
+    ]
+    getattr(module, function)(*inputs).backward()
+    return [a.grad for a in inputs if torch.is_tensor(a) and a.requires_grad]
+
+
+def errors_raised(module, function: str, calls: list):
+    """The name of the exception module.<function>(*call) raises for each call (None: it returned)."""
+    raised = []
+    for call in calls:
+        try:
+            getattr(module, function)(*call)
+            raised.append(None)
+        except Exception as error:  # which one is the point
+            raised.append(type(error).__name__)
+    return raised
+
+
+def in_half_precision(module, function: str, left, right, tau: float):
+    """module.<function> on the pair rounded to float16, as a float64 scalar."""
+
+    return getattr(module, function)(left.half(), right.half(), tau).double()
