@@ -68,12 +68,16 @@ def test_a_failing_part_does_not_stop_the_others_and_the_cell_still_fails_naming
 
 
 def test_when_no_part_passes_the_cell_ends_as_its_first_part_did():
-    first = NotImplementedError("simclr_loss_vectorized: not implemented yet")
-    bundles, raised = graded({"value": first, "gradient": NotImplementedError("again")})
-    assert raised is first
-    assert [p["status"] for p in bundles[0]["parts"]] == ["not_implemented", "not_implemented"]
-    _, raised = graded({"value": TypeError("bad"), "gradient": AssertionError("wrong")})
+    bundles, raised = graded({"value": TypeError("bad"), "gradient": AssertionError("wrong")})
     assert isinstance(raised, TypeError)
+    assert [p["status"] for p in bundles[0]["parts"]] == ["error", "failed"]
+
+
+def test_a_todo_in_any_part_leaves_the_whole_question_not_implemented():
+    """A stub's input checks run before its TODO, so its bad-input part would pass: it earns nothing."""
+    todo = NotImplementedError("simclr_loss_vectorized: not implemented yet")
+    bundles, raised = graded({"value": todo, "gradient": NotImplementedError("again"), "bad_input": None})
+    assert raised is todo and bundles == []  # no bundle: every part shares the question's TODO
 
 
 def test_every_part_passing_raises_nothing_and_an_error_in_a_part_is_its_error(capsys):
@@ -275,7 +279,9 @@ def test_a_hidden_check_of_one_part_costs_that_part_and_one_of_none_the_whole_qu
     assert QuestionResult.from_json(question.to_json()) == question
 
 
-def test_every_hidden_case_costs_only_parts_its_question_has():
+def test_every_part_has_hidden_cases_and_they_cost_only_parts_their_question_has():
     for a in ASSIGNMENTS:
-        for case in material(a.topic).CASES:
-            assert case.parts() <= {p.id for p in a.question(case.question).parts}, (a.topic, case)
+        covered = {(case.question, part) for case in material(a.topic).CASES for part in case.parts()}
+        declared = {(q.id, p.id) for q in a.questions for p in q.parts}
+        assert covered <= declared, f"{a.hidden}: cases cost unknown parts {covered - declared}"
+        assert declared <= covered, f"{a.hidden}: no hidden case tests {sorted(declared - covered)}"

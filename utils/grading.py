@@ -176,6 +176,8 @@ class Parts:
     finish() publishes each part's outcome (a PARTS_MIME bundle the autograder reads) and raises when a
     part did not pass, so that the cell still fails with a message: the first part's own exception when
     none passed (as for a question graded all or nothing), else an AssertionError naming the failed parts.
+    A part that meets a TODO (NotImplementedError) makes the whole question not implemented: a stub earns
+    nothing for the input checks that run before its TODO.
     """
 
     def __init__(self, question: str):
@@ -192,6 +194,9 @@ class Parts:
             self.errors[part] = None
 
     def finish(self, detail: str = "") -> None:
+        unfinished = [e for e in self.errors.values() if isinstance(e, NotImplementedError)]
+        if unfinished:  # a TODO left: the question is not implemented, whatever parts its checks passed
+            raise unfinished[0]
         outcomes = {part: part_outcome(error) for part, error in self.errors.items()}
         _publish(
             {

@@ -7,6 +7,7 @@ import functools
 import torch
 
 from tools.hidden import Case, draw
+from tools.hidden.drivers import cam_loss_routing, errors_raised
 from tools.hidden.mutation import HiddenOnlyMutant, Mutant, mutate, rewrite_all, solution_source
 
 
@@ -48,6 +49,21 @@ def _cases() -> list[Case]:
 
         return inputs
 
+    def routing_inputs(gen):
+        """Maps with no ties (min-max normalization's gradient is then unique) and several channels."""
+        b, k, h, w, c = 6, draw.integer(gen, 2, 8), draw.integer(gen, 3, 7), draw.integer(gen, 3, 7), 5
+        fmap = draw.randn(gen, b, k, h, w).exp()
+        return fmap, torch.randint(c, (b,), generator=gen), draw.randn(gen, c, k), draw.uniform(gen, 0.5, 5)
+
+    def bad_loss_inputs(gen):
+        """Calls cam_loss must refuse with ValueError: labels out of range, channels that fc_weight lacks."""
+        logits, fmap, labels, weight, alpha = loss_inputs(torch.float64)(gen)
+        out_of_range = torch.full_like(labels, weight.shape[0])
+        return "cam_loss", [
+            (logits, fmap, out_of_range, weight, alpha),
+            (logits, fmap[:, :-1], labels, weight, alpha),
+        ]
+
     def localization(gen):
         b, h, w = draw.integer(gen, 1, 10), draw.integer(gen, 2, 9), draw.integer(gen, 2, 9)
         values = torch.randint(0, 4, (b, h, w), generator=gen).double()  # ties: the first maximum counts
@@ -64,6 +80,14 @@ def _cases() -> list[Case]:
         Case("min_max_normalize", "min_max_normalize", maps),
         Case("cam_loss", "cam_loss", loss_inputs(torch.float64), part="loss"),
         Case("cam_loss", "cam_loss", loss_inputs(torch.float32), part="loss"),
+        Case(
+            "cam_loss",
+            "cam_loss",
+            routing_inputs,
+            driver=cam_loss_routing,
+            part="gradient_routing",
+        ),
+        Case("cam_loss", "cam_loss", bad_loss_inputs, driver=errors_raised, part="bad_input"),
         Case("localization", "cam_mass_inside", localization),
         Case("localization", "pointing_game", localization),
         *(
@@ -255,6 +279,8 @@ MUTANTS = {
             "    B, K, H, W = feature_map.shape\n    weights",
         ),
         {"make_cam": "faster than the naive version"},
+        # Training through the loop runs past its limit, ten times the reference's time.
+        frozenset({"cam_training"}),
         notebook=False,
     ),
     "caam_averaged_not_summed": Mutant(

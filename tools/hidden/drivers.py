@@ -54,3 +54,15 @@ def in_half_precision(module, function: str, left, right, tau: float):
     """module.<function> on the pair rounded to float16, as a float64 scalar."""
 
     return getattr(module, function)(left.half(), right.half(), tau).double()
+
+
+def cam_loss_routing(module, feature_map, labels, fc_weight, alpha: float):
+    """Where l_cam's gradient goes when the logits depend on fc_weight as in a network: (its gradient on
+    the feature maps, the largest entry of its gradient on fc_weight, 0 when none reaches it)."""
+    import torch
+
+    feature_map, fc_weight = feature_map.clone().requires_grad_(), fc_weight.clone().requires_grad_()
+    logits = feature_map.mean(dim=(2, 3)) @ fc_weight.t()
+    l_cam = module.cam_loss(logits, feature_map, labels, fc_weight, alpha)[2]
+    to_maps, to_weight = torch.autograd.grad(l_cam, [feature_map, fc_weight], allow_unused=True)
+    return to_maps, 0.0 if to_weight is None else float(to_weight.abs().max())
