@@ -24,7 +24,6 @@ no solutions); only its outputs come back, and the reference runs here.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import math
@@ -41,6 +40,7 @@ from tools.grading.limits import LIMIT_FACTOR, derived_limit
 from tools.hidden.compare import describe_inputs, difference, precision, to_float64
 from tools.hidden.drivers import set_threads, source_of
 from tools.sandbox import Child, ChildDied, Death, Reply
+from utils.grading import one_thread
 
 MATERIAL = ("CASES", "MUTANTS", "HIDDEN_ONLY_MUTANTS", "ALTERNATIVE", "QUICK_PARAMETERS", "QUICK_CASUALTIES")
 
@@ -185,18 +185,6 @@ def _call(child: Child, case: Case, args: tuple, timeout: float) -> Reply:
     return child.call(case.driver.__name__, args, timeout, source_of(case.driver))
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """torch's intra-op threads at one: the reference's small problems run many times faster so (a search's
-    tiny products took 14 s across a busy machine's threads, 0.15 s on one)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 @functools.cache
 def _expected(topic: str, index: int) -> tuple[Any, float]:
     """The reference's output on a case's inputs (its driver run on solutions.<topic>, or the function in
@@ -204,7 +192,7 @@ def _expected(topic: str, index: int) -> tuple[Any, float]:
     whose limit follows from that time."""
     case = material(topic).CASES[index]
     args, reference = case_inputs(topic, index, case), importlib.import_module(f"solutions.{topic}")
-    with _one_thread():
+    with one_thread():
         start = time.perf_counter()
         if case.driver is not None:
             expected = case.driver(reference, *args)
@@ -217,7 +205,7 @@ def _judge(case: Case, args: tuple, output: Any, expected: Any) -> list[tuple[st
     """[(part, why the child's output is wrong)], empty when it is right: by the case's property, or
     against the reference's output (view by view of the case's split)."""
     if case.property is not None:
-        with _one_thread():
+        with one_thread():
             reason = case.property(args, output)
         return [(case.part, reason)] if reason else []
     views = case.split or ((case.part, lambda whole: whole),)

@@ -10,7 +10,7 @@ import torch
 from solutions import simclr as reference
 from tools.hidden import Case, draw
 from tools.hidden.drivers import errors_raised, in_half_precision, input_gradients
-from tools.hidden.mutation import HiddenOnlyMutant, Mutant, mutate, rewrite_all, solution_source
+from tools.hidden.mutation import HiddenOnlyMutant, Mutant, mutate, rewrite, rewrite_all, solution_source
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,22 +331,14 @@ MUTANTS = {
     ),
     # The textbook formula, exact in float64: exp(sim / tau) overflows half precision.
     "textbook_nt_xent_without_log_sum_exp": Mutant(
-        mutate(
+        rewrite(
             _REFERENCE,
             "simclr_loss_vectorized",
-            """    dtype = torch.promote_types(out_left.dtype, torch.float32)
-    out = torch.cat([out_left, out_right], dim=0).to(dtype)
-    logits = compute_sim_matrix(out).div_(tau)  # in place: the product's backward does not need its output
-    logits.fill_diagonal_(float("-inf"))  # k = i leaves the denominator
-    log_denominator = torch.logsumexp(logits, dim=1)
-    positives = sim_positive_pairs(out[:N], out[N:]).squeeze(1) / tau
-    loss = (log_denominator - positives.repeat(2)).mean()
-""",
-            """    out = torch.cat([out_left, out_right], dim=0)
-    others = 1 - torch.eye(2 * N, dtype=out.dtype, device=out.device)
-    denominator = (torch.exp(compute_sim_matrix(out) / tau) * others).sum(dim=1)
-    positives = torch.exp(sim_positive_pairs(out[:N], out[N:]).squeeze(1) / tau).repeat(2)
-    loss = -torch.log(positives / denominator).mean()
+            """out = torch.cat([out_left, out_right], dim=0)
+others = 1 - torch.eye(2 * N, dtype=out.dtype, device=out.device)
+denominator = (torch.exp(compute_sim_matrix(out) / tau) * others).sum(dim=1)
+positives = torch.exp(sim_positive_pairs(out[:N], out[N:]).squeeze(1) / tau).repeat(2)
+loss = -torch.log(positives / denominator).mean()
 """,
         ),
         {"simclr_loss_vectorized/half_precision": "overflows half precision"},
