@@ -26,6 +26,7 @@ from distributed import Client
 import benchmarks.common as common
 from benchmarks.localhost_cluster import localhost_cluster
 from tools.grading.cluster import dask_client
+from tools.grading.isolation import FIRST_STUDENT_UID
 from tools.grading.limits import Limits
 from tools.grading.task import Job, failed_result, grade_job
 from tools.hidden.mutation import solution_source
@@ -41,7 +42,9 @@ def refused_job(index: int) -> Job:
     all-zero fingerprint)."""
     modules = {TOPIC: solution_source(TOPIC)}
     notebooks = (by_topic(TOPIC).notebook,)
-    return Job(f"student{index:04d}", 61000 + index, modules, "", "0" * 16, notebooks, Limits(), "0" * 16)
+    return Job(
+        f"student{index:04d}", FIRST_STUDENT_UID + index, modules, "", "0" * 16, notebooks, Limits(), "0" * 16
+    )
 
 
 def simulated_grading(job: Job, seconds: float):
