@@ -26,8 +26,13 @@ def median_seconds(fn, min_run_time: float = 1.0) -> float:
     return Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).median
 
 
-def notebook_wall_time(notebook: str) -> float:
-    """Seconds for pytest --nbval-lax over the notebook with the reference solutions, kernel start included."""
+def notebook_wall_time(notebook: str, threads: int | None = None) -> float:
+    """Seconds for pytest --nbval-lax over the notebook with the reference solutions, kernel start included;
+    on threads intra-op threads (OMP_NUM_THREADS), or torch's default."""
+    env = dict(os.environ)
+    env.pop("OMP_NUM_THREADS", None)
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
     with workspace() as root:
         start = time.perf_counter()
         proc = subprocess.run(
@@ -45,6 +50,7 @@ def notebook_wall_time(notebook: str) -> float:
                 notebook,
             ],
             cwd=root,
+            env=env,
             capture_output=True,
             text=True,
         )

@@ -73,7 +73,11 @@ def measure() -> dict:
         tmp = Path(tmp)
         write_class(tmp / "class", CLASS_SIZE)
         write_class(tmp / "serial", SERIAL_SUBMISSIONS)
-        nbval = min(common.notebook_wall_time(by_topic(TOPIC).notebook) for _ in range(2))
+        notebook = by_topic(TOPIC).notebook
+        nbval_one, nbval_default = [], []
+        for _ in range(2):  # interleaved, so that both see the same machine
+            nbval_one.append(common.notebook_wall_time(notebook, threads=1))
+            nbval_default.append(common.notebook_wall_time(notebook))
         serial = grade(tmp / "serial", tmp / "serial-grades", "--workers", "1")
         # The reference's own grading time, from its results (the batch's start and end left out).
         references = [i for i in range(SERIAL_SUBMISSIONS) if i % len(kinds()) == 0]
@@ -88,7 +92,8 @@ def measure() -> dict:
         "notebook": by_topic(TOPIC).notebook,
         "class_size": CLASS_SIZE,
         "serial_submissions": SERIAL_SUBMISSIONS,
-        "nbval_seconds": nbval,
+        "nbval_one_thread_seconds": min(nbval_one),
+        "nbval_default_threads_seconds": min(nbval_default),
         "serial_seconds": serial,
         "reference_submission_seconds": min(reference_seconds),
         "parallel_seconds": parallel,
@@ -100,6 +105,11 @@ def as_markdown(r: dict) -> str:
     serial_each = r["serial_seconds"] / r["serial_submissions"]
     parallel_rate = r["class_size"] / r["parallel_seconds"] * 60
     scheduler_rate = r["class_size"] / r["scheduler_seconds"] * 60
+    one, default, own = (
+        r["nbval_one_thread_seconds"],
+        r["nbval_default_threads_seconds"],
+        r["reference_submission_seconds"],
+    )
     return "\n".join(
         [
             f"Measured {r['date']} on {r['machine']} (torch {r['torch']}); notebook `{r['notebook']}`.",
@@ -112,12 +122,13 @@ def as_markdown(r: dict) -> str:
             f"**{parallel_rate:.1f} per minute** ({parallel_rate * serial_each / 60:.2f}x one worker) |",
             f"| localhost `dask scheduler`, 2 `dask worker`s, class of {r['class_size']} | "
             f"{r['scheduler_seconds'] / 60:.1f} min: **{scheduler_rate:.1f} per minute** |",
-            f"| the notebook under nbval directly, reference, fresh kernel | {r['nbval_seconds']:.1f} s |",
-            f"| grader / nbval, per submission (1 worker, the batch's start included) | "
-            f"{serial_each / r['nbval_seconds']:.2f}x |",
-            f"| a reference submission's own grading (copy, notebook, hidden checks) | "
-            f"{r['reference_submission_seconds']:.1f} s: "
-            f"**{r['reference_submission_seconds'] / r['nbval_seconds']:.2f}x nbval** |",
+            f"| the notebook under nbval directly, reference, fresh kernel, one thread | {one:.1f} s |",
+            f"| the same at torch's default threads | {default:.1f} s: {60 / default:.1f} per minute, one "
+            f"after another ({parallel_rate * default / 60:.2f}x slower than the grader's 2 workers) |",
+            f"| a reference submission's own grading (copy, notebook, hidden checks; one thread) | {own:.1f} s: "
+            f"**{own / one:.2f}x nbval on one thread**, {own / default:.2f}x nbval at the default threads |",
+            f"| grader / nbval on one thread, per submission of the 1-worker batch (its start included) | "
+            f"{serial_each / one:.2f}x |",
         ]
     )
 

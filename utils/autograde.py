@@ -25,7 +25,7 @@ import nbformat
 
 from utils import course
 from utils.cell_runner import CellOutcome, run_cells, summarize_traceback
-from utils.graded_cells import GradedCell, graded_cells, imported_utils_modules
+from utils.graded_cells import GradedCell, graded_cells, import_cells, imported_utils_modules
 from utils.results import NotebookReport, PartResult, QuestionResult, Status
 from utils.settings import QUESTION_TIMEOUT
 
@@ -79,16 +79,19 @@ def grade_notebook(
     notebook = nbformat.read(path, as_version=4)
     name = path.relative_to(root).as_posix()
     cells = graded_cells(notebook, course.by_notebook(name))
-    failures = import_failures(root, imported_utils_modules(notebook))
-    if failures:
-        cause = "; ".join(f"utils/{m}.py does not import: {why}" for m, why in failures.items())
-        message = cause + ". Fix this first: every question needs it."
-        return NotebookReport.all_failed(name, cells, Status.ERROR, message, cause), {}
     timeouts = dict(cell_limits or {})
     timeouts.update((c.cell_num, c.timeout) for c in cells if c.timeout and c.cell_num is not None)
     outcomes = run_cells(path, timeouts, default_timeout)
-    missing = CellOutcome(Status.ERROR, "the notebook has no graded cell for this question")
     did_not_run = CellOutcome(Status.ERROR, "the cell did not run")
+    # Only when a cell that imports utils modules went wrong is it worth a fresh interpreter to tell
+    # which module does not import, and why.
+    if any(outcomes.get(i, did_not_run).status is not Status.PASSED for i in import_cells(notebook)):
+        failures = import_failures(root, imported_utils_modules(notebook))
+        if failures:
+            cause = "; ".join(f"utils/{m}.py does not import: {why}" for m, why in failures.items())
+            message = cause + ". Fix this first: every question needs it."
+            return NotebookReport.all_failed(name, cells, Status.ERROR, message, cause), {}
+    missing = CellOutcome(Status.ERROR, "the notebook has no graded cell for this question")
     results = []
     for cell in cells:
         outcome = missing if cell.cell_num is None else outcomes.get(cell.cell_num, did_not_run)

@@ -55,3 +55,8 @@ def graded_cells(notebook: nbformat.NotebookNode, assignment: Assignment | None)
 def imported_utils_modules(notebook: nbformat.NotebookNode) -> list[str]:
     """The utils modules the notebook's code cells import."""
     return sorted({m for cell in code_cells(notebook) for m in UTILS_IMPORT.findall(cell.source)})
+
+
+def import_cells(notebook: nbformat.NotebookNode) -> list[int]:
+    """The indexes of the code cells that import utils modules."""
+    return [i for i, cell in enumerate(code_cells(notebook)) if UTILS_IMPORT.search(cell.source)]
