@@ -124,7 +124,7 @@ def as_markdown(r: dict) -> str:
             f"{r['scheduler_seconds'] / 60:.1f} min: **{scheduler_rate:.1f} per minute** |",
             f"| the notebook under nbval directly, reference, fresh kernel, one thread | {one:.1f} s |",
             f"| the same at torch's default threads | {default:.1f} s: {60 / default:.1f} per minute, one "
-            f"after another ({parallel_rate * default / 60:.2f}x slower than the grader's 2 workers) |",
+            f"after another: the grader's 2 workers grade {parallel_rate * default / 60:.2f}x as many |",
             f"| a reference submission's own grading (copy, notebook, hidden checks; one thread) | {own:.1f} s: "
             f"**{own / one:.2f}x nbval on one thread**, {own / default:.2f}x nbval at the default threads |",
             f"| grader / nbval on one thread, per submission of the 1-worker batch (its start included) | "
