@@ -11,7 +11,7 @@ import contextlib
 import io
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import nbformat
@@ -54,14 +54,20 @@ def as_student_module(topic: str, module: types.ModuleType) -> Iterator[types.Mo
 
 
 def run_check_cells(
-    assignment: Assignment, module: types.ModuleType, root: Path = REPO_ROOT
+    assignment: Assignment,
+    module: types.ModuleType,
+    root: Path = REPO_ROOT,
+    questions: Collection[str] | None = None,
 ) -> dict[str, CellOutcome]:
-    """Each self-contained question's outcome with module as the student's. The cells share one namespace,
-    as in a kernel, so a cell may use a check an earlier cell imported."""
+    """Each self-contained question's outcome (of those in questions, default all) with module as the
+    student's. The cells share one namespace, as in a kernel, so a cell may use a check an earlier cell
+    imported."""
     outcomes = {}
     with as_student_module(assignment.topic, module):
         namespace = dict(vars(module))
         for question_id, source in check_cells(assignment, root).items():
+            if questions is not None and question_id not in questions:
+                continue
             with collecting_parts() as bundles:
                 outcomes[question_id] = _run_cell(question_id, source, namespace)
             outcomes[question_id].parts = bundles[-1] if bundles else None

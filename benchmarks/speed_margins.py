@@ -1,0 +1,200 @@
+"""Speed checks' margins: how far the reference sits above each threshold, and the best known mistake below it,
+on an idle machine and on a busy one.
+
+    python -m benchmarks.speed_margins --write
+
+Every speed check counts: the notebooks' (utils.grading.check_speedup, run through the graded cell as the
+notebook writes it, on torch's default threads in the caller) and the grader's races
+(tools.hidden.race_ratio, through a child's pipe). Each runs ROUNDS times for each submission: the
+reference, the differently written correct solution, and mistakes that are right but slow (the
+repository's mutants of that kind, and those below: the naive function called, a loop over the samples
+or columns left in), first idle and then while two busy processes per core run
+(benchmarks/busy_machine.py). A correct solution's worst ratio and a mistake's best are what a threshold
+must sit between.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Iterator
+
+import benchmarks.common as common
+from benchmarks.busy_machine import busy_machine
+from tools.check_cells import module_from_source, run_check_cells
+from tools.hidden import case_inputs, material, race_ratio
+from tools.hidden.mutation import solution_source
+from tools.sandbox import Child
+from tools.workspace import student_copy
+from utils import grading
+from utils.course import by_topic
+
+ROUNDS = 5
+# {topic: {speed question: the function its check times}}
+SPEED_QUESTIONS = {
+    "linear_classifier": {
+        "svm_vectorized_speedup": "svm_loss_vectorized",
+        "softmax_vectorized_speedup": "softmax_loss_vectorized",
+    },
+    "cam_loss": {"make_cam": "make_cam"},
+    "neural_collapse": {"etf_objective": "etf_objective"},
+}
+RACED_TOPIC = "linear_classifier"  # the grader races these two losses against its own loop
+
+# Right but slow: each replaces one function of the reference (appended, so the definition wins).
+SLOW_BUT_RIGHT = {
+    "linear_classifier": {
+        "svm_loss_vectorized calls svm_loss_naive": """
+def svm_loss_vectorized(W, X, y, reg):
+    return svm_loss_naive(W, X, y, reg)
+""",
+        "svm_loss_vectorized loops over the samples": """
+def svm_loss_vectorized(W, X, y, reg):
+    loss, dW = torch.zeros((), dtype=W.dtype), torch.zeros_like(W)
+    for i in range(X.shape[0]):
+        margins = (X[i] @ W - X[i] @ W[:, y[i]] + 1).clamp(min=0)
+        margins[y[i]] = 0
+        active = (margins > 0).to(W.dtype)
+        active[y[i]] = -active.sum()
+        loss += margins.sum()
+        dW += torch.outer(X[i], active)
+    return loss / X.shape[0] + reg * (W * W).sum(), dW / X.shape[0] + 2 * reg * W
+""",
+        "softmax_loss_vectorized loops over the samples": """
+def softmax_loss_vectorized(W, X, y, reg):
+    loss, dW = torch.zeros((), dtype=W.dtype), torch.zeros_like(W)
+    for i in range(X.shape[0]):
+        scores = X[i] @ W
+        probs = torch.softmax(scores, dim=0)
+        loss -= torch.log_softmax(scores, dim=0)[y[i]]
+        probs[y[i]] -= 1
+        dW += torch.outer(X[i], probs)
+    return loss / X.shape[0] + reg * (W * W).sum(), dW / X.shape[0] + 2 * reg * W
+""",
+    },
+    "cam_loss": {
+        "make_cam loops over the samples": """
+def make_cam(feature_map, labels, fc_weight):
+    _check_cam_inputs(feature_map, labels, fc_weight)
+    return torch.stack([torch.einsum("k,khw->hw", fc_weight[labels[b]], feature_map[b])
+                        for b in range(feature_map.shape[0])])
+""",
+    },
+    "neural_collapse": {
+        "etf_objective calls etf_objective_naive": """
+def etf_objective(W):
+    return etf_objective_naive(W)
+""",
+        "etf_objective loops over the columns": """
+def etf_objective(W):
+    M = etf_gram_target(W.shape[1], dtype=W.dtype, device=W.device)
+    errors = torch.stack([W.t() @ W[:, j] - M[:, j] for j in range(W.shape[1])], dim=1)
+    return (errors * errors).sum(), 4 * W @ errors
+""",
+    },
+}
+
+
+def submissions(topic: str) -> dict[str, tuple[str, str | None]]:
+    """{label: (source, the function it slows down)}: the reference and the alternative (None: correct),
+    and the mistakes that are only slow."""
+    hidden, reference = material(topic), solution_source(topic)
+    found = {"reference": (reference, None), "written differently": (hidden.ALTERNATIVE, None)}
+    for name, mutant in hidden.MUTANTS.items():
+        for key, words in mutant.must_fail.items():
+            if key in SPEED_QUESTIONS[topic] and "faster than" in words:
+                found[f"mutant {name}"] = (mutant.source, SPEED_QUESTIONS[topic][key])
+    for label, definition in SLOW_BUT_RIGHT[topic].items():
+        found[label] = (reference + "\n" + definition, label.split()[0])
+    return found
+
+
+@contextlib.contextmanager
+def recorded_speedups() -> Iterator[list[tuple[str, float, float]]]:
+    """Every check_speedup of the notebook checks records (name, speedup, threshold) and never fails."""
+    found, original = [], grading.check_speedup
+
+    def recording(name, fast, slow, min_speedup, hint=None, **options):
+        speedup = original(name, fast, slow, 0.0, hint, **options)
+        found.append((name, speedup, min_speedup))
+        return speedup
+
+    checks = [importlib.import_module(f"utils.checks.{topic}") for topic in SPEED_QUESTIONS]
+    with contextlib.ExitStack() as stack:
+        for module in checks:
+            stack.callback(setattr, module, "check_speedup", module.check_speedup)
+            module.check_speedup = recording
+        yield found
+
+
+def _entry(slowed: str | None, threshold: float) -> dict:
+    return {"correct": slowed is None, "threshold": threshold, "ratios": []}
+
+
+def notebook_ratios() -> dict[tuple[str, str], dict]:
+    """{(check, submission): {"correct", "threshold", "ratios"}} over ROUNDS runs of each speed cell, for the
+    correct solutions and the mistakes that slow that check's function."""
+    found: dict[tuple[str, str], dict] = {}
+    for topic, questions in SPEED_QUESTIONS.items():
+        for label, (source, slowed) in submissions(topic).items():
+            module = module_from_source(topic, source)
+            for _ in range(ROUNDS):
+                with recorded_speedups() as speedups:
+                    run_check_cells(by_topic(topic), module, questions=questions)
+                for name, speedup, threshold in speedups:
+                    if slowed in (None, name):
+                        found.setdefault((name, label), _entry(slowed, threshold))["ratios"].append(speedup)
+    return found
+
+
+def race_ratios() -> dict[tuple[str, str], dict]:
+    """The same for the grader's races, each submission in a child of its own copy."""
+    hidden, found = material(RACED_TOPIC), {}
+    for label, (source, slowed) in submissions(RACED_TOPIC).items():
+        with student_copy({RACED_TOPIC: source}) as copy:
+            child = Child(RACED_TOPIC, copy)
+            try:
+                for index, case in enumerate(hidden.CASES):
+                    if case.speed is None or slowed not in (None, case.function):
+                        continue
+                    args = case_inputs(RACED_TOPIC, index, case)
+                    entry = found[(f"race: {case.function}", label)] = _entry(slowed, case.speed.min_ratio)
+                    entry["ratios"] = [race_ratio(child, case, args, timeout=120) for _ in range(ROUNDS)]
+            finally:
+                child.close()
+    return found
+
+
+def measure() -> dict:
+    rows = {}
+    for condition in ("idle", "busy"):
+        with busy_machine() if condition == "busy" else contextlib.nullcontext():
+            for (check, label), entry in {**notebook_ratios(), **race_ratios()}.items():
+                rows.setdefault(f"{check} | {label}", {"check": check, "submission": label, **entry})
+                rows[f"{check} | {label}"][condition] = entry["ratios"]
+    for row in rows.values():
+        del row["ratios"]
+    return {"rounds": ROUNDS, "busy_processes_per_core": 2, "rows": list(rows.values())}
+
+
+def as_markdown(r: dict) -> str:
+    lines = [
+        f"Measured {r['date']} on {r['machine']} (torch {r['torch']}); {r['rounds']} runs each, idle and with "
+        f"{r['busy_processes_per_core']} busy processes per core. Correct solutions: their worst ratio; "
+        "mistakes: their best.",
+        "",
+        "| check | threshold | submission | idle | busy |",
+        "|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        pick = min if row["correct"] else max
+        idle, busy = pick(row["idle"]), pick(row["busy"])
+        kind = "" if row["correct"] else " (mistake)"
+        lines.append(
+            f"| {row['check']} | {row['threshold']:g}x | {row['submission']}{kind} | {idle:.1f}x | {busy:.1f}x |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    common.run("speed_margins", __doc__.splitlines()[0], measure, as_markdown)
