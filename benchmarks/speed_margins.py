@@ -72,24 +72,11 @@ def softmax_loss_vectorized(W, X, y, reg):
     return loss / X.shape[0] + reg * (W * W).sum(), dW / X.shape[0] + 2 * reg * W
 """,
     },
-    "cam_loss": {
-        "make_cam loops over the samples": """
-def make_cam(feature_map, labels, fc_weight):
-    _check_cam_inputs(feature_map, labels, fc_weight)
-    return torch.stack([torch.einsum("k,khw->hw", fc_weight[labels[b]], feature_map[b])
-                        for b in range(feature_map.shape[0])])
-""",
-    },
+    "cam_loss": {},
     "neural_collapse": {
         "etf_objective calls etf_objective_naive": """
 def etf_objective(W):
     return etf_objective_naive(W)
-""",
-        "etf_objective loops over the columns": """
-def etf_objective(W):
-    M = etf_gram_target(W.shape[1], dtype=W.dtype, device=W.device)
-    errors = torch.stack([W.t() @ W[:, j] - M[:, j] for j in range(W.shape[1])], dim=1)
-    return (errors * errors).sum(), 4 * W @ errors
 """,
     },
 }

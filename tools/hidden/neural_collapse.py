@@ -279,6 +279,16 @@ MUTANTS = {
         {"etf_gradient_descent"},
         notebook=False,
     ),
+    "etf_objective_loops_over_the_columns": Mutant(
+        mutate(
+            _REFERENCE,
+            "etf_objective",
+            "    error = W.t() @ W - M\n",
+            "    error = torch.stack([W.t() @ W[:, j] - M[:, j] for j in range(W.shape[1])], dim=1)\n",
+        ),
+        {"etf_objective": "faster than a loop over the columns"},
+        notebook=False,
+    ),
     "descent_steps_up_the_gradient": Mutant(
         mutate(_REFERENCE, "etf_by_gradient_descent", "W = W - lr * grad", "W = W + lr * grad"),
         {"etf_gradient_descent": "tol"},

@@ -121,18 +121,17 @@ def check_etf_objective_naive(etf_objective_naive: Callable) -> None:
     report_pass("etf_objective_naive", "loss and gradient match autograd")
 
 
-def _loop_yardstick(W):
-    """The speed check's yardstick: a loop over column pairs with a dot product, a scalar sum and two column
-    updates each."""
-    C = W.shape[1]
-    columns, total = torch.zeros_like(W), W.new_zeros(())
-    for i in range(C):
-        for j in range(C):
-            e = W[:, i] @ W[:, j] - 0.5
-            total += e * e
-            columns[:, i] += 2 * e * W[:, i]
-            columns[:, j] -= 2 * e * W[:, j]
-    return total, columns
+# etf_objective against a loop over the columns (benchmarks/README.md, speed margins): correct code measured
+# at least ~20x (autograd's backward is the slowest correct way), an etf_objective that keeps the loop about
+# 1x; the threshold sits near the middle on a log scale.
+MIN_ETF_SPEEDUP = 4
+
+
+def _loop_yardstick(W, M):
+    """The speed check's yardstick: a loop over the columns, one column of the error W^T W - M each, the
+    gradient from the stacked errors. An etf_objective that keeps this loop is as slow."""
+    errors = torch.stack([W.t() @ W[:, j] - M[:, j] for j in range(W.shape[1])], dim=1)
+    return (errors * errors).sum(), 4 * W @ errors
 
 
 def check_etf_objective(etf_objective: Callable, etf_objective_naive: Callable) -> None:
@@ -148,15 +147,18 @@ def check_etf_objective(etf_objective: Callable, etf_objective_naive: Callable) 
             check_close(f"etf_objective's {what} against etf_objective_naive", a, b, tol=1e-12)
     else:
         print("(etf_objective_naive is not right yet: the comparison with it is skipped)")
-    W = torch.randn(64, 40, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    # Many columns of few features: the loop's cost per column stays, the products' work stays small.
+    W = torch.randn(32, 200, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    M = _target(W.shape[1])
     speedup = check_speedup(
         "etf_objective",
         lambda: etf_objective(W),
-        lambda: _loop_yardstick(W),
-        20,
+        lambda: _loop_yardstick(W, M),
+        MIN_ETF_SPEEDUP,
         "no Python loops: the error matrix W^T W - M gives the loss and the gradient in two products",
+        slow_is="a loop over the columns",
     )
-    report_pass("etf_objective", f"{speedup:.0f}x faster than a loop over column pairs")
+    report_pass("etf_objective", f"{speedup:.1f}x faster than a loop over the columns")
 
 
 def check_gradient_descent(etf_by_gradient_descent: Callable) -> None:
