@@ -33,7 +33,7 @@ from tools.hidden.mutation import solution_source
 from tools.workspace import override_parameters, workspace
 from utils.checks.cam_loss import MAX_CAM_RATIO, TRAINED_TEST_ACCURACY
 from utils.checks.linear_classifier import SEARCH_ACCURACY_GOALS
-from utils.checks.simclr import RANDOM_ENCODER_MARGIN
+from utils.checks.simclr import RANDOM_ENCODER_MARGIN, RAW_PIXELS_MARGIN
 from utils.course import by_topic, question_id
 from utils.graded_cells import headers
 
@@ -64,7 +64,12 @@ GATES = {
             "simclr_accuracy - random_accuracy",
             RANDOM_ENCODER_MARGIN,
         ),
-        Gate("simclr_training", "SimCLR probe minus raw pixels'", "simclr_accuracy - raw_accuracy", 0.0),
+        Gate(
+            "simclr_training",
+            "SimCLR probe minus raw pixels'",
+            "simclr_accuracy - raw_accuracy",
+            RAW_PIXELS_MARGIN,
+        ),
     ],
     "cam_loss": [
         Gate(

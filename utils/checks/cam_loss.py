@@ -557,7 +557,10 @@ def check_localization(cam_mass_inside: Callable, pointing_game: Callable) -> No
     report_pass("localization", "cam_mass_inside and pointing_game on hand-made maps")
 
 
-TRAINED_TEST_ACCURACY = 0.9  # what both networks of the notebook's runs reach on the offline default
+# What both networks of the notebook's runs reach on the offline default, at least. Measured over 10 seeds
+# (benchmarks/README.md, gate margins): correct code's worst network 0.826, a step without backward() 0.128
+# (chance is 0.1); the threshold keeps a third of that gap on the correct side.
+TRAINED_TEST_ACCURACY = 0.6
 MAX_CAM_RATIO = 0.75  # the CAM-loss network's test L_cam over the cross-entropy network's, at most
 
 

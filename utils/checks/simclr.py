@@ -332,15 +332,23 @@ def check_train_step(train_step: Callable, model_class: Callable) -> None:
     report_pass("simclr_train_step", f"loss {losses[0]:.3f} -> {losses[-1]:.3f} on a fixed batch")
 
 
-RANDOM_ENCODER_MARGIN = 0.10  # what the trained encoder's linear probe must beat a random one's by
+# What the trained encoder's linear probe must beat a random encoder's and raw pixels' by. Measured over 10
+# seeds (benchmarks/README.md, gate margins): correct code beats them by at least 0.067 and 0.087, a step
+# that never steps by at most 0.014 and 0.025; each margin sits near the middle of its gap.
+RANDOM_ENCODER_MARGIN = 0.04
+RAW_PIXELS_MARGIN = 0.05
 
 
 def check_simclr_training(simclr_accuracy: float, random_accuracy: float, raw_accuracy: float) -> None:
-    """The trained encoder's linear probe beats a random encoder's by RANDOM_ENCODER_MARGIN, and raw pixels'."""
+    """The trained encoder's linear probe beats a random encoder's by RANDOM_ENCODER_MARGIN, and raw pixels'
+    by RAW_PIXELS_MARGIN."""
     hint = "check that the loss falls during training; a loss stuck near log(2N - 1) means the step does not learn"
     check_accuracy(
         "SimCLR linear-probe accuracy", simclr_accuracy, random_accuracy + RANDOM_ENCODER_MARGIN, hint
     )
     check_accuracy(
-        "SimCLR linear-probe accuracy (against raw pixels)", simclr_accuracy, raw_accuracy + 1e-9, hint
+        "SimCLR linear-probe accuracy (against raw pixels)",
+        simclr_accuracy,
+        raw_accuracy + RAW_PIXELS_MARGIN,
+        hint,
     )
