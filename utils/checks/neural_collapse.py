@@ -122,9 +122,9 @@ def check_etf_objective_naive(etf_objective_naive: Callable) -> None:
 
 
 # etf_objective against a loop over the columns (benchmarks/README.md, speed margins): correct code measured
-# at least ~20x (autograd's backward is the slowest correct way), an etf_objective that keeps the loop about
-# 1x; the threshold sits near the middle on a log scale.
-MIN_ETF_SPEEDUP = 4
+# at least 5.7x (autograd's backward is the slowest correct way; the reference 18x), an etf_objective that
+# keeps the loop at most 1.1x; the threshold sits near the middle on a log scale.
+MIN_ETF_SPEEDUP = 2.5
 
 
 def _loop_yardstick(W, M):
