@@ -44,8 +44,8 @@ def write_class(folder: Path, size: int) -> None:
             (student / f"{TOPIC}.py").write_text(cycle[i % len(cycle)])
 
 
-def grade(submissions: Path, out: Path, *options: str) -> float:
-    """Seconds for tools.grade over the folder."""
+def grade(submissions: Path, out: Path, *options: str, topic: str = TOPIC) -> float:
+    """Seconds for tools.grade over the folder, on topic's notebook."""
     start = time.perf_counter()
     proc = subprocess.run(
         [
@@ -56,7 +56,7 @@ def grade(submissions: Path, out: Path, *options: str) -> float:
             "--out",
             str(out),
             "--notebooks",
-            by_topic(TOPIC).notebook,
+            by_topic(topic).notebook,
             *options,
         ],
         cwd=REPO_ROOT,

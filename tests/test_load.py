@@ -8,18 +8,17 @@ question."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from benchmarks.busy_machine import busy_machine
+from benchmarks.grading import grade
 from tests.autograde_cases import Case, run_case
 from tests.mutants import failing_questions
 from tools.grading.outputs import result_paths
 from tools.hidden import linear_classifier as linear
 from tools.hidden.mutation import solution_source
-from utils.course import REPO_ROOT, by_topic
+from utils.course import by_topic
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -56,21 +55,7 @@ def test_the_batch_grader_grades_as_on_an_idle_machine(busy, tmp_path):
     for student, source in modules.items():
         (submissions / student / "utils").mkdir(parents=True)
         (submissions / student / "utils" / "linear_classifier.py").write_text(source)
-    notebook = by_topic("linear_classifier").notebook
-    command = [
-        sys.executable,
-        "-m",
-        "tools.grade",
-        str(submissions),
-        "--out",
-        str(out),
-        "--notebooks",
-        notebook,
-    ]
-    proc = subprocess.run(
-        [*command, "--workers", "2"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1500
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    grade(submissions, out, "--workers", "2", topic="linear_classifier")
     results = {path.stem: json.loads(path.read_text()) for path in result_paths(out)}
     for student in ("ada_reference", "ray_written_differently"):
         assert results[student]["earned"] == results[student]["max"] == 29, results[student]
