@@ -1,8 +1,10 @@
 """tools.grade on Dask: a real cluster on localhost (a `dask scheduler` and `dask worker` processes, bound
 to 127.0.0.1) grades a small class exactly as the embedded cluster does, also when a worker is killed
-mid-batch; a grader killed mid-batch loses nothing and its rerun grades only the rest; a worker whose
-repository differs refuses, and the student's result says why. Every process started here is stopped by
-its id, also when a test fails. One notebook (assignment 4, the quickest) keeps it short."""
+mid-batch; a grader killed mid-batch loses nothing, and its rerun, on one worker, grades only the rest and
+to the same points as two workers did. So every submission is graded three times in a row, on two workers
+and on one, to the same points. A worker whose repository differs refuses, and the student's result says
+why. Every process started here is stopped by its id, also when a test fails. One notebook (assignment 4,
+the quickest) keeps it short."""
 
 from __future__ import annotations
 
@@ -137,7 +139,9 @@ def test_a_localhost_cluster_grades_as_the_embedded_one_even_when_a_worker_is_ki
     assert sorted(csv_students(out)) == sorted(CLASS)  # each student once
 
 
-def test_a_grader_killed_mid_batch_loses_nothing_and_its_rerun_grades_only_the_rest(embedded, tmp_path):
+def test_a_grader_killed_mid_batch_loses_nothing_and_its_rerun_on_one_worker_grades_the_rest_the_same(
+    embedded, tmp_path
+):
     submissions, embedded_out = embedded
     out, copies = resuming(tmp_path / "grades", embedded_out), tmp_path / "copies"
     copies.mkdir()
@@ -152,7 +156,8 @@ def test_a_grader_killed_mid_batch_loses_nothing_and_its_rerun_grades_only_the_r
         kill_processes_under(copies)
     before = {p.stem: (p.stat().st_mtime_ns, p.read_text()) for p in result_paths(out)}
     assert 2 <= len(before) < len(CLASS)
-    rerun = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    rerun = subprocess.run(grade_command(submissions, out, "--workers", "1"), cwd=REPO_ROOT, env=env,
+                           capture_output=True, text=True, timeout=900)  # fmt: skip
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert f"{len(before)} already graded" in rerun.stdout
     assert {

@@ -1,5 +1,6 @@
 """Speed checks time on one intra-op thread and give the caller's thread count back: a busy machine's
-stalled thread pool cannot flip them (utils/grading.py: check_speedup)."""
+stalled thread pool cannot flip them (utils/grading.py: check_speedup). Each speed cell of the notebooks
+gives correct code a pass and a kept loop a fail, whatever the caller's threads, run after run."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import inspect
 import pytest
 import torch
 
-from tools.check_cells import run_check_cells
+from benchmarks.speed_margins import SPEED_QUESTIONS, submissions
+from tools.check_cells import module_from_source, run_check_cells
 from utils import grading
-from utils.course import ASSIGNMENTS
+from utils.course import ASSIGNMENTS, by_topic
 from utils.results import Status
 
 
@@ -35,8 +37,8 @@ def test_check_speedup_times_both_sides_on_one_thread_and_restores_the_callers(t
 
     assert grading.check_speedup("demo", fast, slow, min_speedup=1.0) > 1
     assert {threads for _, threads in seen} == {1} and torch.get_num_threads() == 2
-    kinds = [kind for kind, _ in seen[1:]]  # after the warm-up: one slow run, then the fast runs, each round
-    assert kinds == ["slow", *["fast"] * 7] * 3
+    kinds = [kind for kind, _ in seen[1:]]  # after the warm-up: one slow run, then one fast, each round
+    assert kinds == ["slow", "fast"] * 5
 
 
 def test_a_failing_speed_check_still_restores_the_callers_threads(two_threads):
@@ -63,3 +65,34 @@ def test_every_speed_check_of_the_course_times_on_one_thread(a, two_threads, mon
     )
     assert bool(timed) == has_speed_checks
     assert set(timed) <= {1} and torch.get_num_threads() == 2
+
+
+def _speed_cells() -> list[tuple[str, str, str]]:
+    """(topic, submission, speed question) for each speed cell: the correct solutions, and the mistakes
+    that only slow the function that cell times (benchmarks/speed_margins.py)."""
+    return [
+        (topic, label, question)
+        for topic, questions in SPEED_QUESTIONS.items()
+        for label, (_, slowed) in submissions(topic).items()
+        for question, function in questions.items()
+        if slowed in (None, function)
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("topic", "submission", "question"), _speed_cells())
+def test_a_speed_cell_gives_the_same_verdict_on_one_and_two_threads_three_times_in_a_row(
+    topic, submission, question
+):
+    source, slowed = submissions(topic)[submission]
+    module, saved, statuses = module_from_source(topic, source), torch.get_num_threads(), []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for _ in range(3):
+                statuses.append(
+                    run_check_cells(by_topic(topic), module, questions={question})[question].status
+                )
+    finally:
+        torch.set_num_threads(saved)
+    assert statuses == [Status.PASSED if slowed is None else Status.FAILED] * 6
