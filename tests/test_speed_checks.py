@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from benchmarks.speed_margins import SPEED_QUESTIONS, submissions
 from tools.check_cells import module_from_source, run_check_cells
+from tools.grading.isolation import resource_limits
 from utils import grading
-from utils.course import ASSIGNMENTS, by_topic
+from utils.course import ASSIGNMENTS, REPO_ROOT, by_topic
 from utils.results import Status
 
 
@@ -45,6 +48,16 @@ def test_a_failing_speed_check_still_restores_the_callers_threads(two_threads):
     with pytest.raises(AssertionError, match="expected at least 1e\\+06x"):
         grading.check_speedup("demo", lambda: sum(range(1000)), lambda: None, min_speedup=1e6)
     assert torch.get_num_threads() == 2
+
+
+def test_timing_resolves_a_millisecond_under_the_graders_cpu_time_limit():
+    """The grader sets RLIMIT_CPU, under which Linux counts a process's CPU time in scheduler ticks: a
+    process clock measured a millisecond call as 0 and the reference as 0x faster than a loop."""
+    code = "from utils.grading import seconds_of; print(min(seconds_of(lambda: sum(range(20000))) for _ in range(5)))"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                          preexec_fn=resource_limits(4, cpu_seconds=300))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert 0 < float(proc.stdout) < 0.1
 
 
 @pytest.mark.parametrize("a", ASSIGNMENTS, ids=lambda a: a.topic)

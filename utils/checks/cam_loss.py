@@ -214,7 +214,7 @@ def _naive_if_right(make_cam_naive: Callable, fmap, labels, weight) -> torch.Ten
 
 
 # make_cam against a loop over the samples (benchmarks/README.md, speed margins; CPU time, idle and busy):
-# correct code measured at least 14.9x, a make_cam that keeps the loop at most 1.2x; the threshold sits near
+# correct code measured at least 13.0x, a make_cam that keeps the loop at most 1.2x; the threshold sits near
 # the middle on a log scale.
 MIN_CAM_SPEEDUP = 4
 

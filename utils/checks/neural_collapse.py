@@ -122,8 +122,8 @@ def check_etf_objective_naive(etf_objective_naive: Callable) -> None:
 
 
 # etf_objective against a loop over the columns (benchmarks/README.md, speed margins; CPU time, idle and
-# busy): correct code measured at least 4.2x (autograd's backward is the slowest correct way; the reference
-# 11.8x), an etf_objective that keeps the loop at most 1.0x; the threshold sits near the middle on a log scale.
+# busy): correct code measured at least 3.8x (autograd's backward is the slowest correct way; the reference
+# 10.8x), an etf_objective that keeps the loop at most 1.2x; the threshold sits near the middle on a log scale.
 MIN_ETF_SPEEDUP = 2
 
 
