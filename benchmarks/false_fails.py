@@ -93,8 +93,8 @@ def measure(rounds: int) -> dict:
 
 def as_markdown(r: dict) -> str:
     lines = [
-        f"Measured {r['date']} on {r['machine']} (torch {r['torch']}, default threads); {r['rounds']} runs of each "
-        f"in a row, with {r['busy_processes_per_core']} busy processes per core.",
+        f"Measured {r['date']} on {r['machine']} (torch {r['torch']}, default threads), with "
+        f"{r['busy_processes_per_core']} busy processes per core; each row's runs one round apart, in a row.",
         "",
         "| notebook | submission | runs | false fails | points (every run) | slowest cell's share of its limit | "
         "wall time |",
