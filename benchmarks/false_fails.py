@@ -34,6 +34,9 @@ from utils.settings import QUESTION_TIMEOUT
 
 TOPICS = ["linear_classifier", "cam_loss", "neural_collapse"]  # the notebooks with speed checks
 BUSY_PER_CORE = 2
+# A round (every notebook and solution once) takes up to 15 minutes on two busy cores: the busy processes
+# must outlast every round, or the last ones would run on an idle machine.
+BUSY_SECONDS_PER_ROUND = 1500
 
 
 def solutions(topic: str) -> dict[str, str]:
@@ -80,7 +83,7 @@ def grade_once(topic: str, source: str) -> dict:
 
 def measure(rounds: int) -> dict:
     runs = []
-    with busy_machine(per_core=BUSY_PER_CORE):
+    with busy_machine(per_core=BUSY_PER_CORE, seconds=BUSY_SECONDS_PER_ROUND * rounds):
         for round_ in range(rounds):
             for topic in TOPICS:
                 for label, source in solutions(topic).items():
