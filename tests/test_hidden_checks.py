@@ -89,6 +89,25 @@ def test_a_vectorized_loss_that_calls_the_loop_loses_the_race(loss):
     assert "faster than a loop over the samples" in failures[f"{loss}_vectorized_speedup"][0]
 
 
+def test_code_that_raises_only_when_raced_loses_its_speed_question_and_nothing_else():
+    """The race calls the function again on inputs it already answered: a submission that counts its calls
+    and raises from the second on is charged, and the grading goes on."""
+    source = mutate(
+        solution_source("linear_classifier"),
+        "softmax_loss_vectorized",
+        "    num_train = X.shape[0]\n    rows",
+        "    softmax_loss_vectorized.calls = getattr(softmax_loss_vectorized, 'calls', 0) + 1\n"
+        "    if softmax_loss_vectorized.calls > 1:\n"
+        "        raise RuntimeError('timed')\n"
+        "    num_train = X.shape[0]\n    rows",
+    )
+    failures = hidden_failures(
+        "linear_classifier", source, {"svm_vectorized_speedup", "softmax_vectorized_speedup"}
+    )
+    assert set(failures) == {"softmax_vectorized_speedup"}, failures
+    assert "raised RuntimeError: timed when timed" in failures["softmax_vectorized_speedup"][0]
+
+
 HOSTILE_BODIES = {
     "hangs": "    while True:\n        pass\n",
     "exits": "    import os; os._exit(0)\n",

@@ -38,7 +38,7 @@ import torch
 
 from tools.grading.limits import LIMIT_FACTOR, derived_limit
 from tools.hidden.compare import describe_inputs, difference, precision, to_float64
-from tools.hidden.drivers import set_threads, source_of
+from tools.hidden.drivers import keep_inputs, run_kept, set_threads, source_of
 from tools.sandbox import Child, ChildDied, Death, Reply
 from utils.grading import one_thread
 
@@ -49,8 +49,8 @@ MATERIAL = ("CASES", "MUTANTS", "HIDDEN_ONLY_MUTANTS", "ALTERNATIVE", "QUICK_PAR
 class Speed:
     """The student's function must run at least min_ratio times faster than loop, a driver of the grader's
     computing the same thing with a Python loop (not the student's naive function, which a submission could
-    slow down). Both are called through the pipe alike, interleaved, with one intra-op thread in the child;
-    the loop's best over the student's best of rounds counts (race_ratio)."""
+    slow down). Both run in the child alike, interleaved, with one intra-op thread, on inputs sent ahead of
+    the timed call; the loop's best over the student's best of rounds counts (race_ratio)."""
 
     loop: Callable
     min_ratio: float
@@ -229,21 +229,25 @@ def _race(child: Child, case: Case, args: tuple, timeout: float) -> str | None:
 
 def race_ratio(child: Child, case: Case, args: tuple, timeout: float) -> float:
     """How many times faster than the grader's loop the student's function runs in the child, timed from
-    this side of the pipe: the loop's best over the student's best, interleaved round by round. A stall only
-    adds time, so it moves the ratio only if it lasts through every call of one side, and a function as
-    slow as the loop measures about 1x on an idle and a busy machine alike."""
+    this side of the pipe: the loop's best over the student's best, interleaved round by round. Before each
+    timed call the inputs travel to the child untimed (fresh copies, so no call can reuse an earlier one's
+    work), and the timed call carries no data and returns none: what is timed is the computation, not the
+    pipe's transfer, which was most of a vectorized loss's time and squeezed its ratio towards 1 when a busy
+    machine slowed the transfer. A stall only adds time, so it moves the ratio only if it lasts through every
+    call of one side, and a function as slow as the loop measures about 1x on an idle and a busy machine."""
     speed = case.speed
+    race = "\n\n".join(source_of(driver) for driver in (keep_inputs, run_kept, speed.loop))
     threads = child.call("set_threads", (1,), timeout, source_of(set_threads)).value
     try:
         times: dict[str, list[float]] = {"student": [], "loop": []}
         for _ in range(speed.rounds):
-            for who, call in (
-                ("student", lambda: child.call(case.function, args, timeout)),
-                ("loop", lambda: child.call(speed.loop.__name__, args, timeout, source_of(speed.loop))),
-            ):
+            for who, name in (("student", case.function), ("loop", speed.loop.__name__)):
+                child.call("keep_inputs", args, timeout, race)
                 start = time.perf_counter()
-                call()
+                reply = child.call("run_kept", (name, who == "loop"), timeout, race)
                 times[who].append(time.perf_counter() - start)
+                if reply.error:  # it ran on these inputs before the race: only code that varies raises now
+                    raise ChildDied(Death.REFUSED, f"raised {reply.error} when timed")
     finally:
         child.call("set_threads", (threads,), timeout, source_of(set_threads))
     return min(times["loop"]) / min(times["student"])

@@ -25,6 +25,21 @@ def set_threads(module, count: int) -> int:
     return previous
 
 
+def keep_inputs(module, *args) -> None:
+    """Keeps args in the child for the next run_kept, so that a timed call carries no data."""
+    global KEPT
+    KEPT = args
+
+
+def run_kept(module, name: str, of_the_grader: bool) -> None:
+    """name(*KEPT): the module's function, or else a driver defined beside this one (a loop of the grader's).
+    It returns nothing, so that the reply carries no data either."""
+    if of_the_grader:
+        globals()[name](module, *KEPT)
+    else:
+        getattr(module, name)(*KEPT)
+
+
 def input_gradients(module, function: str, *args):
     """The gradients of module.<function>(*args) (a scalar) with respect to its floating-point tensor
     inputs, in order."""
