@@ -178,9 +178,16 @@ def _shown(value: float | None) -> str:
 
 
 def as_markdown(r: dict) -> str:
-    lines = [
+    return (
         f"Measured {r['date']} on {r['machine']} (torch {r['torch']}); `{by_topic(r['topic']).notebook}` on its "
-        f"offline defaults, seeds 0 to {r['seeds'] - 1}; correct: "
+        f"offline defaults, seeds 0 to {r['seeds'] - 1}; {table(r)}"
+    )
+
+
+def table(r: dict) -> str:
+    """Who ran, then a row per gate: its threshold, worst correct and best failing value, and the room."""
+    lines = [
+        "correct: "
         + ", ".join(sorted({run["submission"] for run in r["runs"] if run["correct"]}))
         + "; failing: "
         + ", ".join(sorted({run["submission"] for run in r["runs"] if not run["correct"]})),

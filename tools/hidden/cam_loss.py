@@ -174,17 +174,23 @@ def short_training(module, state, images, labels, epochs, seed):
     return model.state_dict()
 
 
-def _classifies(args, output) -> str | None:
-    """The trained state classifies held-out canvases."""
+def held_out_accuracy(state: dict) -> float:
+    """The share of the held-out canvases (which never enter the child) that SmallCNN with this state
+    classifies right; raises when the state is not SmallCNN's."""
     from solutions.cam_loss import SmallCNN, predict_with_maps
 
     model = SmallCNN(**MODEL)
+    model.load_state_dict(state)
+    logits, _ = predict_with_maps(model, _canvases()["X_test"])
+    return (logits.argmax(dim=1) == _canvases()["y_test"]).double().mean().item()
+
+
+def _classifies(args, output) -> str | None:
+    """The trained state classifies held-out canvases."""
     try:
-        model.load_state_dict(output)
+        accuracy = held_out_accuracy(output)
     except (RuntimeError, TypeError, KeyError, AttributeError) as error:  # not SmallCNN's state
         return f"the trained model's state does not load ({type(error).__name__})"
-    logits, _ = predict_with_maps(model, _canvases()["X_test"])
-    accuracy = (logits.argmax(dim=1) == _canvases()["y_test"]).double().mean().item()
     if accuracy >= MIN_ACCURACY:
         return None
     return (

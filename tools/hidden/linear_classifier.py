@@ -173,14 +173,20 @@ def _training_rows(gen) -> dict:
     }
 
 
+def held_out_accuracy(W: torch.Tensor) -> float:
+    """The share of the test rows (which never enter the child) that weights W of shape (D, 10) classify right."""
+    data = _digits()
+    return (W.double().t().mm(data["X_test"].t()).argmax(dim=0) == data["y_test"]).double().mean().item()
+
+
 def _held_out(W) -> str | None:
-    """Why weights W do not classify the test rows (which never enter the child), or None."""
+    """Why weights W do not classify the test rows, or None."""
     data = _digits()
     if not isinstance(W, torch.Tensor) or W.shape != (data["X_test"].shape[1], 10):
         return f"the weights should be a tensor of shape {(data['X_test'].shape[1], 10)}, got {kind(W)}"
     if not torch.isfinite(W).all():
         return "the trained weights hold inf or nan"
-    accuracy = (W.double().t().mm(data["X_test"].t()).argmax(dim=0) == data["y_test"]).double().mean().item()
+    accuracy = held_out_accuracy(W)
     if accuracy < MIN_ACCURACY:
         return (
             f"the trained weights classify {accuracy:.0%} of held-out digits right, "

@@ -274,13 +274,18 @@ def _held_out_loss(state) -> float:
         return simclr_loss_vectorized(model(views[0])[1], model(views[1])[1], 0.5).item()
 
 
+def held_out_loss_ratio(start: dict, trained: dict) -> float:
+    """The NT-Xent loss of held-out views (which never enter the child) with the trained state over that with
+    the starting one; raises when a state is not SimCLRModel's."""
+    return _held_out_loss(trained) / _held_out_loss(start)
+
+
 def _learned(args, output) -> str | None:
     """The trained state lowers the NT-Xent loss of held-out views by the margin."""
     try:
-        after = _held_out_loss(output)
+        ratio = held_out_loss_ratio(args[0], output)
     except (RuntimeError, TypeError, KeyError, AttributeError) as error:  # not SimCLRModel's state
         return f"the trained model's state does not load ({type(error).__name__})"
-    ratio = after / _held_out_loss(args[0])
     if ratio <= MAX_LOSS_RATIO:
         return None
     return (

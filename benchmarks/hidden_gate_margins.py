@@ -1,0 +1,116 @@
+"""The grader's training gates' margins: what correct solutions and the mutants that break training reach on
+each hidden case judged by a training result, over seeds of the case's inputs, against its threshold.
+
+    python -m benchmarks.hidden_gate_margins --write     # 10 seeds (--seeds N)
+
+The hidden checks draw each case's inputs from a generator seeded by the case's name, so a submission
+always gets the same grade; here seeds 0 to N-1 draw other training rows, starting states and seeds, to
+show how much luck a threshold leaves to chance. Each run calls the case's driver in this process, on one
+intra-op thread as the grader's child does, with the submission's module (the reference, the differently
+written solution, and the mutants whose training the gate is there to catch), and measures what the case's
+property judges: held-out accuracy (the linear classifier's training and searches, the CAM-loss network),
+or the held-out NT-Xent loss after training over before (SimCLR). Room and counts as in gate_margins.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+import benchmarks.common as common
+from benchmarks.gate_margins import table
+from tools.check_cells import module_from_source
+from tools.hidden import cam_loss, linear_classifier, material, simclr
+from tools.hidden.mutation import solution_source
+
+
+@dataclass(frozen=True)
+class HiddenGate:
+    topic: str
+    question: str
+    name: str
+    value: Callable[[tuple, object], float]  # (the case's inputs, the driver's output) -> what is judged
+    threshold: float
+    # The mutants (tools/hidden/<topic>.py) whose training the gate is there to catch. Others that fail the
+    # question in the notebook may pass here by design: predict_with_argmin's search trains the same weights
+    # and only picks among them with argmin, which costs predict_linear_classifier's hidden case instead.
+    failing: tuple[str, ...]
+    higher_passes: bool = True
+
+
+GATES = [
+    HiddenGate("linear_classifier", "train_linear_classifier", "held-out accuracy after training",
+               lambda args, output: linear_classifier.held_out_accuracy(output[0]), linear_classifier.MIN_ACCURACY,
+               ("sgd_steps_up_the_gradient",)),
+    HiddenGate("linear_classifier", "svm_search", "held-out accuracy of the SVM search's best",
+               lambda args, W: linear_classifier.held_out_accuracy(W), linear_classifier.MIN_ACCURACY,
+               ("sgd_steps_up_the_gradient",)),
+    HiddenGate("linear_classifier", "softmax_search", "held-out accuracy of the softmax search's best",
+               lambda args, W: linear_classifier.held_out_accuracy(W), linear_classifier.MIN_ACCURACY,
+               ("sgd_steps_up_the_gradient",)),
+    HiddenGate("simclr", "simclr_training", "held-out NT-Xent after training over before",
+               lambda args, state: simclr.held_out_loss_ratio(args[0], state), simclr.MAX_LOSS_RATIO,
+               ("train_step_never_steps",), higher_passes=False),
+    HiddenGate("cam_loss", "cam_training", "held-out accuracy after training",
+               lambda args, state: cam_loss.held_out_accuracy(state), cam_loss.MIN_ACCURACY,
+               ("train_step_without_backward",)),
+]  # fmt: skip
+
+
+def submissions(gate: HiddenGate) -> dict[str, tuple[str, bool]]:
+    """{label: (source, correct)}: the correct solutions and the gate's failing mutants."""
+    hidden = material(gate.topic)
+    found = {
+        "reference": (solution_source(gate.topic), True),
+        "written differently": (hidden.ALTERNATIVE, True),
+    }
+    return found | {f"mutant {name}": (hidden.MUTANTS[name].source, False) for name in gate.failing}
+
+
+def gate_value(gate: HiddenGate, source: str, seed: int) -> float | None:
+    """The judged value of one run of the gate's case on inputs drawn with seed (None: the run raised)."""
+    case = next(c for c in material(gate.topic).CASES if c.question == gate.question and c.driver is not None)
+    args = case.inputs(torch.Generator().manual_seed(seed))
+    try:
+        return float(gate.value(args, case.driver(module_from_source(gate.topic, source), *args)))
+    except Exception:  # a mutant's run may break on the way: it reached nothing
+        return None
+
+
+def measure(seeds: int) -> dict:
+    torch.set_num_threads(1)  # as the grader's child
+    results = []
+    for gate in GATES:
+        runs = [
+            {
+                "submission": label,
+                "correct": correct,
+                "seed": seed,
+                "values": {gate.name: gate_value(gate, source, seed)},
+            }  # fmt: skip
+            for label, (source, correct) in submissions(gate).items()
+            for seed in range(seeds)
+        ]
+        print(gate.question, [(run["submission"], run["values"][gate.name]) for run in runs], flush=True)
+        fields = {"question": gate.question, "name": gate.name, "threshold": gate.threshold,
+                  "higher_passes": gate.higher_passes}  # fmt: skip
+        results.append({"topic": gate.topic, "gates": [fields], "runs": runs})
+    return {"seeds": seeds, "gates": results}
+
+
+def as_markdown(r: dict) -> str:
+    lines = [f"Measured {r['date']} on {r['machine']} (torch {r['torch']}); inputs drawn with seeds 0 to "
+             f"{r['seeds'] - 1}, one thread."]  # fmt: skip
+    for gate in r["gates"]:
+        lines += ["", f"`tools/hidden/{gate['topic']}.py`, {table(gate)}"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10, help="seeds 0 to N-1 of each case's inputs")
+    args, rest = parser.parse_known_args()
+    common.run("hidden_gate_margins", __doc__.splitlines()[0], lambda: measure(args.seeds), as_markdown, rest)
