@@ -15,6 +15,7 @@ or the held-out NT-Xent loss after training over before (SimCLR). Room and count
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -60,14 +61,13 @@ GATES = [
 ]  # fmt: skip
 
 
-def submissions(gate: HiddenGate) -> dict[str, tuple[str, bool]]:
-    """{label: (source, correct)}: the correct solutions and the gate's failing mutants."""
-    hidden = material(gate.topic)
-    found = {
-        "reference": (solution_source(gate.topic), True),
-        "written differently": (hidden.ALTERNATIVE, True),
-    }
-    return found | {f"mutant {name}": (hidden.MUTANTS[name].source, False) for name in gate.failing}
+def submissions(gates: list[HiddenGate]) -> dict[str, tuple[str, bool]]:
+    """{label: (source, correct)}: the correct solutions and the mutants the gates are there to catch (a
+    mutant that must fail one gate of the topic runs on them all)."""
+    topic, hidden = gates[0].topic, material(gates[0].topic)
+    found = {"reference": (solution_source(topic), True), "written differently": (hidden.ALTERNATIVE, True)}
+    failing = dict.fromkeys(name for gate in gates for name in gate.failing)
+    return found | {f"mutant {name}": (hidden.MUTANTS[name].source, False) for name in failing}
 
 
 def gate_value(gate: HiddenGate, source: str, seed: int) -> float | None:
@@ -82,30 +82,27 @@ def gate_value(gate: HiddenGate, source: str, seed: int) -> float | None:
 
 def measure(seeds: int) -> dict:
     torch.set_num_threads(1)  # as the grader's child
-    results = []
-    for gate in GATES:
+    tables = []
+    for topic in dict.fromkeys(gate.topic for gate in GATES):
+        gates = [gate for gate in GATES if gate.topic == topic]
         runs = [
-            {
-                "submission": label,
-                "correct": correct,
-                "seed": seed,
-                "values": {gate.name: gate_value(gate, source, seed)},
-            }  # fmt: skip
-            for label, (source, correct) in submissions(gate).items()
+            {"submission": label, "correct": correct, "seed": seed,
+             "values": {gate.name: gate_value(gate, source, seed) for gate in gates}}
+            for label, (source, correct) in submissions(gates).items()
             for seed in range(seeds)
-        ]
-        print(gate.question, [(run["submission"], run["values"][gate.name]) for run in runs], flush=True)
-        fields = {"question": gate.question, "name": gate.name, "threshold": gate.threshold,
-                  "higher_passes": gate.higher_passes}  # fmt: skip
-        results.append({"topic": gate.topic, "gates": [fields], "runs": runs})
-    return {"seeds": seeds, "gates": results}
+        ]  # fmt: skip
+        fields = [{"question": gate.question, "name": gate.name, "threshold": gate.threshold,
+                   "higher_passes": gate.higher_passes} for gate in gates]  # fmt: skip
+        tables.append({"topic": topic, "gates": fields, "runs": runs})
+        print(json.dumps(tables[-1]), flush=True)
+    return {"seeds": seeds, "tables": tables}
 
 
 def as_markdown(r: dict) -> str:
     lines = [f"Measured {r['date']} on {r['machine']} (torch {r['torch']}); inputs drawn with seeds 0 to "
              f"{r['seeds'] - 1}, one thread."]  # fmt: skip
-    for gate in r["gates"]:
-        lines += ["", f"`tools/hidden/{gate['topic']}.py`, {table(gate)}"]
+    for found in r["tables"]:
+        lines += ["", f"`tools/hidden/{found['topic']}.py`: {table(found)}"]
     return "\n".join(lines)
 
 

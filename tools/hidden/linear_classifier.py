@@ -149,10 +149,11 @@ def _speed_cases() -> list[Case]:
 # Training and searches: on rows of the digits the grader draws; judged on its test rows, which stay here
 # ---------------------------------------------------------------------------------------------
 NUM_ROWS, NUM_ITERS = 300, 100
-# Held-out accuracy of the reference's weights (measured: 0.92 trained; 0.93 and 0.91 from the SVM and softmax
-# searches, 0.94 from the grids), with room for other correct code; a classifier that does not learn stays
-# near 0.1, one that steps up the gradient reached 0.003.
-MIN_ACCURACY = 0.8
+# Held-out accuracy of trained weights, near the middle of the gap measured over 10 seeds of the cases' inputs
+# (benchmarks/hidden_gate_margins.py): correct code's worst 0.865 trained and 0.905 from a search, code that
+# steps up the gradient at most 0.033; a classifier that does not learn stays near 0.1. At 0.8 the trained
+# case kept only 8% of that gap on the correct side.
+MIN_ACCURACY = 0.5
 
 
 @functools.cache

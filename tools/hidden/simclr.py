@@ -195,10 +195,12 @@ def two_steps(module, state, x_i, x_j, tau):
 # ---------------------------------------------------------------------------------------------
 # Training: a short run in the child; the grader measures the NT-Xent loss of views it keeps
 # ---------------------------------------------------------------------------------------------
-NUM_TRAIN, NUM_HELD_OUT, IMAGE_SIZE, TRAIN_STEPS = 256, 144, 16, 10
-# The held-out loss after training over the loss at the start: the reference measured 0.81 (seeds 0 and 1),
-# a model that does not learn stays at 1.
-MAX_LOSS_RATIO = 0.9
+NUM_TRAIN, NUM_HELD_OUT, IMAGE_SIZE, TRAIN_STEPS = 256, 144, 16, 20
+# The held-out loss after training over the loss at the start, near the middle of the gap measured over 10
+# seeds of the case's inputs (benchmarks/hidden_gate_margins.py): after 20 steps correct code's worst 0.834,
+# a step that never steps 0.9993 (a model that does not learn stays at 1). After 10 steps correct code reached
+# 0.910, over the 0.9 it was held to then: twice the steps doubled the gap for about a second of grading.
+MAX_LOSS_RATIO = 0.92
 
 
 def _augmentation():
