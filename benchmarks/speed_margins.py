@@ -1,7 +1,8 @@
 """Speed checks' margins: how far the reference sits above each threshold, and the best known mistake below it,
 on an idle machine and on a busy one.
 
-    python -m benchmarks.speed_margins --write
+    python -m benchmarks.speed_margins --write            # the notebooks' checks
+    python -m benchmarks.speed_margins --races --write    # the grader's races
 
 Every speed check counts: the notebooks' (utils.grading.check_speedup, run through the graded cell as the
 notebook writes it, on torch's default threads in the caller) and the grader's races
@@ -15,9 +16,10 @@ must sit between.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import benchmarks.common as common
 from benchmarks.busy_machine import busy_machine
@@ -152,11 +154,11 @@ def race_ratios() -> dict[tuple[str, str], dict]:
     return found
 
 
-def measure() -> dict:
+def measure(ratios: Callable[[], dict[tuple[str, str], dict]]) -> dict:
     rows = {}
     for condition in ("idle", "busy"):
         with busy_machine() if condition == "busy" else contextlib.nullcontext():
-            for (check, label), entry in {**notebook_ratios(), **race_ratios()}.items():
+            for (check, label), entry in ratios().items():
                 rows.setdefault(f"{check} | {label}", {"check": check, "submission": label, **entry})
                 rows[f"{check} | {label}"][condition] = entry["ratios"]
     for row in rows.values():
@@ -184,4 +186,10 @@ def as_markdown(r: dict) -> str:
 
 
 if __name__ == "__main__":
-    common.run("speed_margins", __doc__.splitlines()[0], measure, as_markdown)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--races", action="store_true", help="the grader's races instead of the notebooks' checks"
+    )
+    args, rest = parser.parse_known_args()
+    name, ratios = ("race_margins", race_ratios) if args.races else ("speed_margins", notebook_ratios)
+    common.run(name, __doc__.splitlines()[0], lambda: measure(ratios), as_markdown, rest)
