@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 import benchmarks.common as common
 from benchmarks.busy_machine import busy_machine
 from tools.check_cells import module_from_source, run_check_cells
-from tools.hidden import case_inputs, material, race_ratio
+from tools.hidden import material, race_ratio
 from tools.hidden.mutation import solution_source
 from tools.sandbox import Child
 from tools.workspace import student_copy
@@ -143,12 +143,13 @@ def race_ratios() -> dict[tuple[str, str], dict]:
         with student_copy({RACED_TOPIC: source}) as copy:
             child = Child(RACED_TOPIC, copy)
             try:
-                for index, case in enumerate(hidden.CASES):
+                for case in hidden.CASES:
                     if case.speed is None or slowed not in (None, case.function):
                         continue
-                    args = case_inputs(RACED_TOPIC, index, case)
                     entry = found[(f"race: {case.function}", label)] = _entry(slowed, case.speed.min_ratio)
-                    entry["ratios"] = [race_ratio(child, case, args, timeout=120) for _ in range(ROUNDS)]
+                    entry["ratios"] = [
+                        race_ratio(child, RACED_TOPIC, case, timeout=120) for _ in range(ROUNDS)
+                    ]
             finally:
                 child.close()
     return found

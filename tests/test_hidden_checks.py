@@ -117,6 +117,25 @@ def test_code_that_raises_only_when_raced_loses_its_speed_question_and_nothing_e
     assert "raised RuntimeError: timed when timed" in failures["softmax_vectorized_speedup"][0]
 
 
+def test_code_that_answers_a_timed_call_without_the_work_loses_its_speed_question():
+    """A loop that returns at once when its caller is the race's driver: the timed outputs are checked."""
+    source = mutate(
+        solution_source("linear_classifier"),
+        "softmax_loss_vectorized",
+        "    num_train = X.shape[0]\n    rows",
+        "    import sys\n"
+        "    if sys._getframe(1).f_code.co_name == 'run_kept':\n"
+        "        return torch.zeros((), dtype=W.dtype), torch.zeros_like(W)\n"
+        "    return softmax_loss_naive(W, X, y, reg)\n"
+        "    num_train = X.shape[0]\n    rows",
+    )
+    failures = hidden_failures(
+        "linear_classifier", source, {"svm_vectorized_speedup", "softmax_vectorized_speedup"}
+    )
+    assert set(failures) == {"softmax_vectorized_speedup"}, failures
+    assert "when timed, on other inputs of these shapes" in failures["softmax_vectorized_speedup"][0]
+
+
 HOSTILE_BODIES = {
     "hangs": "    while True:\n        pass\n",
     "exits": "    import os; os._exit(0)\n",

@@ -15,7 +15,7 @@ import torch
 from benchmarks.speed_margins import SPEED_QUESTIONS, submissions
 from tools.check_cells import module_from_source, run_check_cells
 from tools.grading.isolation import resource_limits
-from tools.hidden import case_inputs, material, race_ratio
+from tools.hidden import material, race_ratio
 from tools.hidden.mutation import solution_source
 from tools.sandbox import Child
 from tools.workspace import student_copy
@@ -81,17 +81,18 @@ class RecordingChild(Child):
 def test_the_graders_race_times_calls_that_carry_no_data_on_one_thread_of_the_child():
     """The pipe's transfer of a loss's inputs took most of the vectorized side's time, so that a slowed
     transfer on a busy machine squeezed a correct loss's ratio to 2.9x against a 3x threshold. The inputs now
-    travel untimed before each timed call, which carries only a name and returns nothing."""
-    hidden = material("linear_classifier")
-    index, case = next((i, c) for i, c in enumerate(hidden.CASES) if c.speed is not None)
+    travel untimed before each timed call, which carries only a name and returns nothing; the student's
+    output of each timed call is fetched afterwards, on fresh inputs each round."""
+    case = next(c for c in material("linear_classifier").CASES if c.speed is not None)
     with student_copy({"linear_classifier": solution_source("linear_classifier")}) as copy:
         child = RecordingChild("linear_classifier", copy)
         try:
-            race_ratio(child, case, case_inputs("linear_classifier", index, case), timeout=120)
+            race_ratio(child, "linear_classifier", case, timeout=120)
         finally:
             child.close()
     names = [function for function, _, _ in child.calls]
-    assert names == ["set_threads"] + ["keep_inputs", "run_kept"] * 2 * case.speed.rounds + ["set_threads"]
+    a_round = ["keep_inputs", "run_kept", "kept_output", "keep_inputs", "run_kept"]
+    assert names == ["set_threads", *a_round * case.speed.rounds, "set_threads"]
     assert child.calls[0][1] == (1,) and child.calls[-1][1] == (child.calls[0][2].value,)
     timed = [(args, reply) for function, args, reply in child.calls if function == "run_kept"]
     assert [args for args, _ in timed] == [
@@ -99,6 +100,9 @@ def test_the_graders_race_times_calls_that_carry_no_data_on_one_thread_of_the_ch
         (case.speed.loop.__name__, True),
     ] * case.speed.rounds
     assert all(reply.value is None and reply.error is None for _, reply in timed)
+    sent = [args for function, args, _ in child.calls if function == "keep_inputs"]
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(sent[::2], sent[1::2]))  # a round's two sides alike
+    assert len({float(args[1].sum()) for args in sent[::2]}) == case.speed.rounds  # and new inputs each round
 
 
 @pytest.mark.parametrize("a", ASSIGNMENTS, ids=lambda a: a.topic)

@@ -38,7 +38,7 @@ import torch
 
 from tools.grading.limits import LIMIT_FACTOR, derived_limit
 from tools.hidden.compare import describe_inputs, difference, precision, to_float64
-from tools.hidden.drivers import keep_inputs, run_kept, set_threads, source_of
+from tools.hidden.drivers import keep_inputs, kept_output, run_kept, set_threads, source_of
 from tools.sandbox import Child, ChildDied, Death, Reply
 from utils.grading import one_thread
 
@@ -49,8 +49,9 @@ MATERIAL = ("CASES", "MUTANTS", "HIDDEN_ONLY_MUTANTS", "ALTERNATIVE", "QUICK_PAR
 class Speed:
     """The student's function must run at least min_ratio times faster than loop, a driver of the grader's
     computing the same thing with a Python loop (not the student's naive function, which a submission could
-    slow down). Both run in the child alike, interleaved, with one intra-op thread, on inputs sent ahead of
-    the timed call; the loop's best over the student's best of rounds counts (race_ratio)."""
+    slow down). Both run in the child alike, interleaved, with one intra-op thread, on fresh inputs each round
+    sent ahead of the timed call; the loop's best over the student's best of rounds counts, and the student's
+    timed outputs must agree with the reference's (race_ratio)."""
 
     loop: Callable
     min_ratio: float
@@ -162,7 +163,7 @@ def run_hidden_checks(
                         for part, reason in _judge(case, args, reply.value, expected)
                     ]
                 if not failures and case.speed is not None:
-                    reason = _race(child, case, args, limit)
+                    reason = _race(child, topic, case, limit)
                     failures = [HiddenFailure(f"{label}: {reason}", case.part)] if reason else []
             except ChildDied as died:
                 if child is not None:
@@ -216,9 +217,9 @@ def _judge(case: Case, args: tuple, output: Any, expected: Any) -> list[tuple[st
     return [(part, reason) for part, reason in found if reason]
 
 
-def _race(child: Child, case: Case, args: tuple, timeout: float) -> str | None:
+def _race(child: Child, topic: str, case: Case, timeout: float) -> str | None:
     """Why the student's function is not min_ratio times faster than the grader's loop, or None."""
-    ratio = race_ratio(child, case, args, timeout)
+    ratio = race_ratio(child, topic, case, timeout)
     if ratio >= case.speed.min_ratio:
         return None
     return (
@@ -227,27 +228,43 @@ def _race(child: Child, case: Case, args: tuple, timeout: float) -> str | None:
     )
 
 
-def race_ratio(child: Child, case: Case, args: tuple, timeout: float) -> float:
+def race_ratio(child: Child, topic: str, case: Case, timeout: float) -> float:
     """How many times faster than the grader's loop the student's function runs in the child, timed from
-    this side of the pipe: the loop's best over the student's best, interleaved round by round. Before each
-    timed call the inputs travel to the child untimed (fresh copies, so no call can reuse an earlier one's
-    work), and the timed call carries no data and returns none: what is timed is the computation, not the
-    pipe's transfer, which was most of a vectorized loss's time and squeezed its ratio towards 1 when a busy
-    machine slowed the transfer. A stall only adds time, so it moves the ratio only if it lasts through every
-    call of one side, and a function as slow as the loop measures about 1x on an idle and a busy machine."""
-    speed = case.speed
-    race = "\n\n".join(source_of(driver) for driver in (keep_inputs, run_kept, speed.loop))
+    this side of the pipe: the loop's best over the student's best, interleaved round by round.
+
+    Each round draws fresh inputs (seeded by the round, so a submission always races the same), which travel
+    to the child untimed before each timed call; the timed call carries no data and returns none, so what is
+    timed is the computation, not the pipe's transfer (which was most of a vectorized loss's time and
+    squeezed its ratio towards 1 when a busy machine slowed the transfer). The student's output of each timed
+    call is then fetched, untimed, and compared with the reference's on those inputs: code that tells a timed
+    call from another (by its caller, say) cannot skip the work, nor reuse an earlier call's. A stall only
+    adds time, so it moves the ratio only if it lasts through every call of one side, and a function as slow
+    as the loop measures about 1x on an idle and a busy machine. Raises ChildDied (refused) when a timed
+    call raises or answers wrong."""
+    speed, reference = case.speed, importlib.import_module(f"solutions.{topic}")
+    race = "\n\n".join(source_of(driver) for driver in (keep_inputs, run_kept, kept_output, speed.loop))
     threads = child.call("set_threads", (1,), timeout, source_of(set_threads)).value
     try:
         times: dict[str, list[float]] = {"student": [], "loop": []}
-        for _ in range(speed.rounds):
+        for round_ in range(speed.rounds):
+            seed = zlib.crc32(f"{topic}/{case.function}/race/{round_}".encode())
+            args = case.inputs(torch.Generator().manual_seed(seed))
             for who, name in (("student", case.function), ("loop", speed.loop.__name__)):
                 child.call("keep_inputs", args, timeout, race)
                 start = time.perf_counter()
                 reply = child.call("run_kept", (name, who == "loop"), timeout, race)
                 times[who].append(time.perf_counter() - start)
-                if reply.error:  # it ran on these inputs before the race: only code that varies raises now
+                if not reply.error and who == "student":
+                    reply = child.call("kept_output", (), timeout, race)
+                if reply.error:
                     raise ChildDied(Death.REFUSED, f"raised {reply.error} when timed")
+                if who == "student":
+                    expected = getattr(reference, case.function)(*to_float64(args))
+                    wrong = _judge(case, args, reply.value, expected)
+                    if wrong:
+                        raise ChildDied(
+                            Death.REFUSED, f"when timed, on other inputs of these shapes: {wrong[0][1]}"
+                        )
     finally:
         child.call("set_threads", (threads,), timeout, source_of(set_threads))
     return min(times["loop"]) / min(times["student"])
