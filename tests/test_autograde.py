@@ -121,12 +121,28 @@ def _pinned_form(report: dict) -> dict:
     }
 
 
+def _measured_masked(pinned: dict, topic: str) -> dict:
+    """The pinned form with the measured numbers masked in the messages of the questions a quick run fails
+    by design (QUICK_CASUALTIES): a shortened training's accuracy moved by one test sample between two runs
+    on one thread (0.142 and 0.143, one mutant's SimCLR probe, in one CI run of many); their status and points
+    still count."""
+    casualties = material(topic).QUICK_CASUALTIES
+    return {
+        **pinned,
+        "questions": [
+            [*q[:4], re.sub(r"\d+\.\d+", "X", q[4]) if q[0] in casualties else q[4]]
+            for q in pinned["questions"]
+        ],
+    }
+
+
 def test_every_report_is_what_it_was_before_the_registry(graded):
     pinned = json.loads(PINNED.read_text())
     assert set(pinned) <= set(graded), "a case of the pinned run is no longer graded"
     changed = {
-        key: (_pinned_form(graded[key][0]), before)
+        key: (now, then)
         for key, before in pinned.items()
-        if _pinned_form(graded[key][0]) != before
+        if (now := _measured_masked(_pinned_form(graded[key][0]), key.split("/")[0]))
+        != (then := _measured_masked(before, key.split("/")[0]))
     }
     assert not changed, json.dumps(changed, indent=1)[:5000]
