@@ -98,42 +98,39 @@ def test_a_vectorized_loss_that_calls_the_loop_loses_the_race(loss):
     assert "faster than a loop over the samples" in failures[f"{loss}_vectorized_speedup"][0]
 
 
-def test_code_that_raises_only_when_raced_loses_its_speed_question_and_nothing_else():
-    """The race calls the function again on inputs it already answered: a submission that counts its calls
-    and raises from the second on is charged, and the grading goes on."""
-    source = mutate(
-        solution_source("linear_classifier"),
-        "softmax_loss_vectorized",
-        "    num_train = X.shape[0]\n    rows",
+# Code that tells the race's timed calls from the others. The race calls the function again, on fresh inputs:
+# raising only then, or answering at once when the race's driver is the caller, costs the speed question only.
+RACE_DODGERS = {
+    "raises when timed": (
         "    softmax_loss_vectorized.calls = getattr(softmax_loss_vectorized, 'calls', 0) + 1\n"
         "    if softmax_loss_vectorized.calls > 1:\n"
-        "        raise RuntimeError('timed')\n"
-        "    num_train = X.shape[0]\n    rows",
-    )
-    failures = hidden_failures(
-        "linear_classifier", source, {"svm_vectorized_speedup", "softmax_vectorized_speedup"}
-    )
-    assert set(failures) == {"softmax_vectorized_speedup"}, failures
-    assert "raised RuntimeError: timed when timed" in failures["softmax_vectorized_speedup"][0]
-
-
-def test_code_that_answers_a_timed_call_without_the_work_loses_its_speed_question():
-    """A loop that returns at once when its caller is the race's driver: the timed outputs are checked."""
-    source = mutate(
-        solution_source("linear_classifier"),
-        "softmax_loss_vectorized",
-        "    num_train = X.shape[0]\n    rows",
+        "        raise RuntimeError('timed')\n",
+        "raised RuntimeError: timed when timed",
+    ),
+    "skips the work when timed": (
         "    import sys\n"
         "    if sys._getframe(1).f_code.co_name == 'run_kept':\n"
         "        return torch.zeros((), dtype=W.dtype), torch.zeros_like(W)\n"
-        "    return softmax_loss_naive(W, X, y, reg)\n"
+        "    return softmax_loss_naive(W, X, y, reg)\n",
+        "when timed, on other inputs of these shapes",
+    ),
+}
+
+
+@pytest.mark.parametrize("dodge", sorted(RACE_DODGERS))
+def test_code_that_dodges_the_race_loses_its_speed_question_and_nothing_else(dodge):
+    body, expected = RACE_DODGERS[dodge]
+    source = mutate(
+        solution_source("linear_classifier"),
+        "softmax_loss_vectorized",
         "    num_train = X.shape[0]\n    rows",
+        body + "    num_train = X.shape[0]\n    rows",
     )
     failures = hidden_failures(
         "linear_classifier", source, {"svm_vectorized_speedup", "softmax_vectorized_speedup"}
     )
     assert set(failures) == {"softmax_vectorized_speedup"}, failures
-    assert "when timed, on other inputs of these shapes" in failures["softmax_vectorized_speedup"][0]
+    assert expected in failures["softmax_vectorized_speedup"][0]
 
 
 HOSTILE_BODIES = {
