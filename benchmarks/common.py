@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch.utils.benchmark import Timer
 
-from tools.workspace import workspace
+from tools.grade.workspace import workspace
 
 HERE = Path(__file__).resolve().parent
 

@@ -24,12 +24,12 @@ import time
 from distributed import Client
 
 import benchmarks.common as common
-from benchmarks.localhost_cluster import localhost_cluster
-from tools.grading.cluster import dask_client
-from tools.grading.isolation import FIRST_STUDENT_UID
-from tools.grading.limits import Limits
-from tools.grading.task import Job, failed_result, grade_job
-from tools.hidden.mutation import solution_source
+from tools.grade.cluster import dask_client
+from tools.grade.isolation import FIRST_STUDENT_UID
+from tools.grade.limits import Limits
+from tools.grade.task import Job, failed_result, grade_job
+from tools.teeth.localhost_cluster import localhost_cluster
+from tools.teeth.mutation import solution_source
 from utils.course import by_topic
 from utils.results import Status
 

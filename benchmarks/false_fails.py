@@ -5,7 +5,7 @@ loses is a false fail.
     python -m benchmarks.false_fails --write             # 5 rounds (--rounds N)
 
 Each run is `python -m utils.autograde` on the whole notebook, as a student runs it, in a copy of the
-repository holding the reference or the differently written solution (tools/hidden/<topic>.py), on the
+repository holding the reference or the differently written solution (tools/grade/hidden/<topic>.py), on the
 notebook's own defaults. Rounds go one after another, the notebooks and solutions in turn within each, so
 the points of a submission can be compared across runs in a row. Besides the questions lost, each run's
 slowest cell against its limit shows how far a timeout is.
@@ -24,10 +24,10 @@ from pathlib import Path
 import nbformat
 
 import benchmarks.common as common
-from benchmarks.busy_machine import busy_machine
-from tools.hidden import material
-from tools.hidden.mutation import solution_source
-from tools.workspace import workspace
+from tools.grade.workspace import workspace
+from tools.teeth import material
+from tools.teeth.busy_machine import busy_machine
+from tools.teeth.mutation import solution_source
 from utils.course import by_topic
 from utils.graded_cells import graded_cells
 from utils.settings import QUESTION_TIMEOUT

@@ -28,9 +28,9 @@ import nbformat
 from nbclient import NotebookClient
 
 import benchmarks.common as common
-from tools.hidden import material
-from tools.hidden.mutation import solution_source
-from tools.workspace import override_parameters, workspace
+from tools.grade.workspace import override_parameters, workspace
+from tools.teeth import material
+from tools.teeth.mutation import solution_source
 from utils.checks.cam_loss import MAX_CAM_RATIO, TRAINED_TEST_ACCURACY
 from utils.checks.linear_classifier import SEARCH_ACCURACY_GOALS
 from utils.checks.simclr import RANDOM_ENCODER_MARGIN, RAW_PIXELS_MARGIN

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import benchmarks.common as common
-from benchmarks.localhost_cluster import localhost_cluster
-from tools.hidden import material
-from tools.hidden.mutation import solution_source
+from tools.teeth import material
+from tools.teeth.localhost_cluster import localhost_cluster
+from tools.teeth.mutation import solution_source
 from utils.course import REPO_ROOT, by_topic
 
 TOPIC = "neural_collapse"

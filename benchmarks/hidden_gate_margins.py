@@ -23,9 +23,11 @@ import torch
 
 import benchmarks.common as common
 from benchmarks.gate_margins import table
-from tools.check_cells import module_from_source
-from tools.hidden import cam_loss, linear_classifier, material, simclr
-from tools.hidden.mutation import solution_source
+from tools.build.self_contained import module_from_source
+from tools.grade.hidden import cam_loss, linear_classifier, simclr
+from tools.grade.hidden.engine import cases
+from tools.teeth import material
+from tools.teeth.mutation import solution_source
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class HiddenGate:
     name: str
     value: Callable[[tuple, object], float]  # (the case's inputs, the driver's output) -> what is judged
     threshold: float
-    # The mutants (tools/hidden/<topic>.py) whose training the gate is there to catch. Others that fail the
+    # The mutants (tools/grade/hidden/<topic>.py) whose training the gate is there to catch. Others that fail the
     # question in the notebook may pass here by design: predict_with_argmin's search trains the same weights
     # and only picks among them with argmin, which costs predict_linear_classifier's hidden case instead.
     failing: tuple[str, ...]
@@ -72,7 +74,7 @@ def submissions(gates: list[HiddenGate]) -> dict[str, tuple[str, bool]]:
 
 def gate_value(gate: HiddenGate, source: str, seed: int) -> float | None:
     """The judged value of one run of the gate's case on inputs drawn with seed (None: the run raised)."""
-    case = next(c for c in material(gate.topic).CASES if c.question == gate.question and c.driver is not None)
+    case = next(c for c in cases(gate.topic) if c.question == gate.question and c.driver is not None)
     args = case.inputs(torch.Generator().manual_seed(seed))
     try:
         return float(gate.value(args, case.driver(module_from_source(gate.topic, source), *args)))
@@ -102,7 +104,7 @@ def as_markdown(r: dict) -> str:
     lines = [f"Measured {r['date']} on {r['machine']} (torch {r['torch']}); inputs drawn with seeds 0 to "
              f"{r['seeds'] - 1}, one thread."]  # fmt: skip
     for found in r["tables"]:
-        lines += ["", f"`tools/hidden/{found['topic']}.py`: {table(found)}"]
+        lines += ["", f"`tools/grade/hidden/{found['topic']}.py`: {table(found)}"]
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""The class report on a generated class (benchmarks/report_class.py): its time for 50 and 500 students, how the
+"""The class report on a generated class (benchmarks/generated_class.py): its time for 50 and 500 students, how the
 similarity pass grows with the class, and the similarity scores the threshold was chosen from.
 
     python -m benchmarks.report --write
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 import benchmarks.common as common
-from benchmarks import report_class
 from tools.report import report as class_report
 from tools.report import similarity
+from tools.teeth import generated_class
 from utils import course
 
 REPORT_SIZES = (50, 500)
@@ -37,8 +37,8 @@ def _timed(fn) -> dict:
 
 def _class(root: Path, size: int) -> tuple[Path, Path]:
     grades, submissions = root / f"grades{size}", root / f"submissions{size}"
-    report_class.write_grades(grades, size)
-    report_class.write_submissions(submissions, size)
+    generated_class.write_grades(grades, size)
+    generated_class.write_submissions(submissions, size)
     return grades, submissions
 
 
@@ -57,7 +57,7 @@ def similarity_growth(root: Path) -> dict:
     for size in SIMILARITY_SIZES:
         submissions = root / f"submissions{size}"
         if not submissions.exists():
-            report_class.write_submissions(submissions, size)
+            generated_class.write_submissions(submissions, size)
         seconds[size] = _timed(
             lambda: similarity.similarity(submissions, root / "pages", pages=0, progress=False)
         )
@@ -72,7 +72,7 @@ def similarity_growth(root: Path) -> dict:
 
 def page_seconds() -> dict:
     """One side-by-side page (copydetect fingerprints the pair and the stub, and draws two plots)."""
-    sources = report_class.sources(course.ASSIGNMENTS[0].topic)
+    sources = generated_class.sources(course.ASSIGNMENTS[0].topic)
     pair = (("copy_a", sources["copy_a"]), ("copy_b", sources["copy_b"]))
     return _timed(lambda: similarity.side_by_side(course.ASSIGNMENTS[0].topic, *pair))
 
@@ -80,10 +80,10 @@ def page_seconds() -> dict:
 def threshold_evidence() -> dict:
     """Per topic: the scores of the copied pairs, and the highest between independent solutions (the
     alternative and its copies against the reference, the copies of the reference and the mutants)."""
-    alternative, reference = report_class.FAMILIES
+    alternative, reference = generated_class.FAMILIES
     evidence = {}
     for a in course.ASSIGNMENTS:
-        sources = report_class.sources(a.topic)
+        sources = generated_class.sources(a.topic)
         pairs = similarity.topic_pairs(a.topic, sources, threshold=0.0, progress=False)
         score = {frozenset((p.first, p.second)): p.score for p in pairs}
 

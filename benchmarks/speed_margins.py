@@ -6,11 +6,11 @@ on an idle machine and on a busy one.
 
 Every speed check counts: the notebooks' (utils.grading.check_speedup, run through the graded cell as the
 notebook writes it, on torch's default threads in the caller) and the grader's races
-(tools.hidden.race_ratio, through a child's pipe). Each runs ROUNDS times for each submission: the
+(tools.grade.hidden.engine.race_ratio, through a child's pipe). Each runs ROUNDS times for each submission: the
 reference, the differently written correct solution, and mistakes that are right but slow (the
 repository's mutants of that kind, and those below: the naive function called, a loop over the samples
 or columns left in), first idle and then while two busy processes per core run
-(benchmarks/busy_machine.py). A correct solution's worst ratio and a mistake's best are what a threshold
+(tools/teeth/busy_machine.py). A correct solution's worst ratio and a mistake's best are what a threshold
 must sit between.
 """
 
@@ -22,80 +22,18 @@ import importlib
 from collections.abc import Callable, Iterator
 
 import benchmarks.common as common
-from benchmarks.busy_machine import busy_machine
-from tools.check_cells import module_from_source, run_check_cells
-from tools.hidden import material, race_ratio
-from tools.hidden.mutation import solution_source
-from tools.sandbox import Child
-from tools.workspace import student_copy
+from tools.build.self_contained import module_from_source, run_check_cells
+from tools.grade.hidden.child import Child
+from tools.grade.hidden.engine import race_ratio
+from tools.grade.workspace import student_copy
+from tools.teeth import material
+from tools.teeth.busy_machine import busy_machine
+from tools.teeth.slow_but_right import SPEED_QUESTIONS, submissions
 from utils import grading
 from utils.course import by_topic
 
 ROUNDS = 5
-# {topic: {speed question: the function its check times}}
-SPEED_QUESTIONS = {
-    "linear_classifier": {
-        "svm_vectorized_speedup": "svm_loss_vectorized",
-        "softmax_vectorized_speedup": "softmax_loss_vectorized",
-    },
-    "cam_loss": {"make_cam": "make_cam"},
-    "neural_collapse": {"etf_objective": "etf_objective"},
-}
 RACED_TOPIC = "linear_classifier"  # the grader races these two losses against its own loop
-
-# Right but slow: each replaces one function of the reference (appended, so the definition wins).
-SLOW_BUT_RIGHT = {
-    "linear_classifier": {
-        "svm_loss_vectorized calls svm_loss_naive": """
-def svm_loss_vectorized(W, X, y, reg):
-    return svm_loss_naive(W, X, y, reg)
-""",
-        "svm_loss_vectorized loops over the samples": """
-def svm_loss_vectorized(W, X, y, reg):
-    loss, dW = torch.zeros((), dtype=W.dtype), torch.zeros_like(W)
-    for i in range(X.shape[0]):
-        margins = (X[i] @ W - X[i] @ W[:, y[i]] + 1).clamp(min=0)
-        margins[y[i]] = 0
-        active = (margins > 0).to(W.dtype)
-        active[y[i]] = -active.sum()
-        loss += margins.sum()
-        dW += torch.outer(X[i], active)
-    return loss / X.shape[0] + reg * (W * W).sum(), dW / X.shape[0] + 2 * reg * W
-""",
-        "softmax_loss_vectorized loops over the samples": """
-def softmax_loss_vectorized(W, X, y, reg):
-    loss, dW = torch.zeros((), dtype=W.dtype), torch.zeros_like(W)
-    for i in range(X.shape[0]):
-        scores = X[i] @ W
-        probs = torch.softmax(scores, dim=0)
-        loss -= torch.log_softmax(scores, dim=0)[y[i]]
-        probs[y[i]] -= 1
-        dW += torch.outer(X[i], probs)
-    return loss / X.shape[0] + reg * (W * W).sum(), dW / X.shape[0] + 2 * reg * W
-""",
-    },
-    "cam_loss": {},
-    "neural_collapse": {
-        "etf_objective calls etf_objective_naive": """
-def etf_objective(W):
-    return etf_objective_naive(W)
-""",
-    },
-}
-
-
-def submissions(topic: str) -> dict[str, tuple[str, str | None]]:
-    """{label: (source, the function it slows down)}: the reference and the alternative (None: correct),
-    and the mistakes that are only slow."""
-    hidden, reference = material(topic), solution_source(topic)
-    found = {"reference": (reference, None), "written differently": (hidden.ALTERNATIVE, None)}
-    for name, mutant in hidden.MUTANTS.items():
-        for key, words in mutant.must_fail.items():
-            if key in SPEED_QUESTIONS[topic] and "faster than" in words:
-                found[f"mutant {name}"] = (mutant.source, SPEED_QUESTIONS[topic][key])
-    for label, definition in SLOW_BUT_RIGHT[topic].items():
-        found[label] = (reference + "\n" + definition, label.split()[0])
-    return found
 
 
 @contextlib.contextmanager

@@ -1,5 +1,5 @@
 """What the autograder tests grade: for each assignment of the course, the reference, the stubs, a
-correct solution written differently, every mutant (tools/hidden/<topic>.py), and broken modules.
+correct solution written differently, every mutant (tools/grade/hidden/<topic>.py), and broken modules.
 
 Every case runs the real notebook under nbval through `python -m utils.autograde` in a temporary
 copy of the repository; conftest.py runs them all once per session, two at a time.
@@ -15,9 +15,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.hidden import material
-from tools.hidden.mutation import mutate, solution_source
-from tools.workspace import override_parameters, workspace
+from tools.grade.workspace import override_parameters, workspace
+from tools.teeth import material
+from tools.teeth.mutation import mutate, solution_source
 from utils.course import ASSIGNMENTS, REPO_ROOT, Assignment, by_topic
 
 
@@ -25,7 +25,7 @@ from utils.course import ASSIGNMENTS, REPO_ROOT, Assignment, by_topic
 class Case:
     assignment: Assignment
     source: str | None = None  # the student module; None: the stub as generated
-    reference: bool = False  # grade the reference solutions through tools.reference instead
+    reference: bool = False  # grade the reference solutions through tools.grade.reference instead
     args: tuple[str, ...] = ()
     parameters: dict = field(default_factory=dict)
 
@@ -38,7 +38,7 @@ def run_case(case: Case, report_dir: Path, one_thread: bool = True) -> tuple[dic
     env = {**os.environ, "OMP_NUM_THREADS": "1"} if one_thread else dict(os.environ)
     with contextlib.ExitStack() as stack:
         if case.reference:
-            root, command = REPO_ROOT, "tools.reference"
+            root, command = REPO_ROOT, "tools.grade.reference"
         else:
             root, command = (
                 stack.enter_context(workspace({} if case.source is None else {a.topic: case.source})),

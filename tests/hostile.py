@@ -4,7 +4,7 @@ down (at most FORKS processes, WRITE_LIMIT bytes, SEARCH_LIMIT directory entries
 
 from __future__ import annotations
 
-from tools.hidden.mutation import mutate, solution_source
+from tools.teeth.mutation import mutate, solution_source
 from utils.course import REPO_ROOT
 
 REFERENCE = solution_source("linear_classifier")

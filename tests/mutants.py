@@ -1,4 +1,4 @@
-"""What a mutant's must_fail promises (tools/hidden/mutation.py: Mutant), for the tests that replay mutants.
+"""What a mutant's must_fail promises (tools/teeth/mutation.py: Mutant), for the tests that replay mutants.
 
 A key names a question ("<question>": it fails, in whichever parts) or one of its parts
 ("<question>/<part>": that part fails and the question's other parts keep their points).

@@ -15,7 +15,7 @@ import pytest
 
 from tests.autograde_cases import BROKEN
 from tests.mutants import assert_parts_fail_as_named, failing_questions
-from tools.hidden import material
+from tools.teeth import material
 from utils.course import ASSIGNMENTS, by_topic, question_id
 
 # Slow: it runs notebooks. The first test pays for grading every case (conftest.py: graded), some 12

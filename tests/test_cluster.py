@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.localhost_cluster import localhost_cluster, stop
-from tools.grade import _outcome
-from tools.grading.cluster import ALLOWED_FAILURES, dask_client
-from tools.grading.limits import Limits
-from tools.grading.outputs import BATCH, result_paths
-from tools.grading.task import Job
-from tools.hidden import material
-from tools.hidden.mutation import mutate, solution_source
+from tools.grade.batch import _outcome
+from tools.grade.cluster import ALLOWED_FAILURES, dask_client
+from tools.grade.limits import Limits
+from tools.grade.outputs import BATCH, result_paths
+from tools.grade.task import Job
+from tools.teeth import material
+from tools.teeth.localhost_cluster import localhost_cluster, stop
+from tools.teeth.mutation import mutate, solution_source
 from utils.course import REPO_ROOT, by_topic
 from utils.results import Status
 

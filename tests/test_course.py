@@ -8,7 +8,8 @@ import importlib
 
 import pytest
 
-from tools.hidden import material
+from tools.grade.hidden.engine import cases
+from tools.teeth import material
 from utils.course import ASSIGNMENTS, REPO_ROOT, Assignment, Part, Question, question_id, register
 
 
@@ -24,6 +25,7 @@ def test_every_file_the_conventions_name_exists(a):
         a.student_module,
         a.checks_module,
         a.hidden,
+        a.teeth,
         f"tests/test_{a.topic}.py",
     ):
         assert (REPO_ROOT / path).is_file(), f"{a.topic}: {path} is missing"
@@ -43,7 +45,7 @@ def test_every_question_has_its_check_in_the_checks_module(a):
 
 @pytest.mark.parametrize("a", ASSIGNMENTS, ids=lambda a: a.topic)
 def test_every_question_has_hidden_cases(a):
-    hidden = {case.question for case in material(a.topic).CASES}
+    hidden = {case.question for case in cases(a.topic)}
     assert hidden <= set(by_id(a)), f"cases for unknown questions: {hidden - set(by_id(a))}"
     assert set(by_id(a)) <= hidden, f"{a.hidden} has no case for {sorted(set(by_id(a)) - hidden)}"
 
@@ -57,7 +59,7 @@ def test_every_question_has_a_mutant_that_fails_it(a):
     failed = {question_id(key) for m in hidden.MUTANTS.values() for key in m.must_fail}
     failed |= {m.question for m in hidden.HIDDEN_ONLY_MUTANTS.values()}
     assert failed <= set(by_id(a)), f"mutants name unknown questions: {failed - set(by_id(a))}"
-    assert set(by_id(a)) <= failed, f"no mutant of {a.hidden} fails {sorted(set(by_id(a)) - failed)}"
+    assert set(by_id(a)) <= failed, f"no mutant of {a.teeth} fails {sorted(set(by_id(a)) - failed)}"
 
 
 def test_register_refuses_a_second_assignment_with_the_same_topic_or_repeated_ids():

@@ -27,9 +27,9 @@ import pytest
 
 from tests import hostile
 from tests.mutants import failing_questions
-from tools.grading.outputs import result_paths, validated
-from tools.grading.submissions import find_submissions, read_modules
-from tools.hidden import linear_classifier as linear
+from tools.grade.outputs import result_paths, validated
+from tools.grade.submissions import find_submissions, read_modules
+from tools.teeth import linear_classifier as linear
 from utils.course import REPO_ROOT, by_topic
 from utils.graded_cells import graded_cells
 from utils.results import NotebookReport, Status
@@ -343,7 +343,8 @@ def test_submissions_are_found_and_read_without_extracting(tmp_path):
 
 
 def test_gradescope_entry_point_writes_results_json(tmp_path):
-    """tools/gradescope/run_autograder on Gradescope's layout: the repository in source/, the upload in submission/."""
+    """tools/grade/gradescope/run_autograder on Gradescope's layout: the repository in source/, the upload in
+    submission/."""
     (tmp_path / "source").symlink_to(REPO_ROOT, target_is_directory=True)
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "linear_classifier.py").write_text(REFERENCE)

@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from tests.mutants import failing_questions
-from tools.grading.isolation import resource_limits
-from tools.hidden import case_inputs, material, run_hidden_checks
-from tools.hidden.compare import difference
-from tools.hidden.mutation import mutate, solution_source
-from tools.sandbox import Child
-from tools.workspace import student_copy
+from tools.grade.hidden.child import Child
+from tools.grade.hidden.compare import difference
+from tools.grade.hidden.engine import case_inputs, cases, run_hidden_checks
+from tools.grade.isolation import resource_limits
+from tools.grade.workspace import student_copy
+from tools.teeth import material
+from tools.teeth.mutation import mutate, solution_source
 from utils.course import topics
 
 pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
@@ -31,7 +32,7 @@ def hidden_failures(
     memory_gb: float = 4,
 ) -> dict[str, list[str]]:
     """{question: failure messages} of the hidden checks for a module source (None: the stub)."""
-    questions = questions or {case.question for case in material(topic).CASES}
+    questions = questions or {case.question for case in cases(topic)}
     with student_copy({topic: source} if source is not None else {}) as copy:
 
         def start() -> Child:
@@ -51,7 +52,7 @@ def test_the_reference_and_a_differently_written_solution_pass_every_hidden_chec
 @pytest.mark.parametrize("topic", TOPICS)
 def test_the_stubs_fail_every_hidden_check_as_not_implemented(topic):
     failures = hidden_failures(topic, None)
-    assert set(failures) == {case.question for case in material(topic).CASES}
+    assert set(failures) == {case.question for case in cases(topic)}
     assert all("NotImplementedError" in message for messages in failures.values() for message in messages)
 
 
@@ -197,7 +198,7 @@ def test_outputs_are_compared_by_shape_kind_and_relative_error():
 def test_hidden_inputs_are_the_same_on_every_run():
 
     for topic in TOPICS:
-        for index, case in enumerate(material(topic).CASES):
+        for index, case in enumerate(cases(topic)):
             first, second = case_inputs(topic, index, case), case_inputs(topic, index, case)
             assert identical(first, second), (topic, case.function)
 

@@ -1,5 +1,5 @@
 """The same grade on a busy machine: while two busy processes per core run torch ops on torch's default
-threads (benchmarks/busy_machine.py; they stop by themselves after BUSY_SECONDS and are stopped by their ids
+threads (tools/teeth/busy_machine.py; they stop by themselves after BUSY_SECONDS and are stopped by their ids
 when the tests end, also on failure), the autograder on torch's default threads gives the reference full
 marks on notebooks 01, 03 and 04, question by question what the pinned run on one thread of an idle machine
 recorded (tests/fixtures/reports_before_the_registry.json); the
@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.busy_machine import busy_machine
 from benchmarks.grading import grade
 from tests.autograde_cases import Case, run_case
-from tools.check_cells import module_from_source, run_check_cells
-from tools.grading.isolation import resource_limits
-from tools.grading.outputs import result_paths
-from tools.hidden import linear_classifier as linear
-from tools.hidden import run_hidden_checks
-from tools.hidden.mutation import solution_source
-from tools.sandbox import Child
-from tools.workspace import student_copy
+from tools.build.self_contained import module_from_source, run_check_cells
+from tools.grade.hidden.child import Child
+from tools.grade.hidden.engine import run_hidden_checks
+from tools.grade.isolation import resource_limits
+from tools.grade.outputs import result_paths
+from tools.grade.workspace import student_copy
+from tools.teeth import linear_classifier as linear
+from tools.teeth.busy_machine import busy_machine
+from tools.teeth.mutation import solution_source
 from utils.course import by_topic
 from utils.results import Status
 

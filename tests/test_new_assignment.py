@@ -1,4 +1,4 @@
-"""tools.new_assignment: a scaffolded assignment, in a temporary copy of the repository, is graded by the
+"""tools.build.new_assignment: a scaffolded assignment, in a temporary copy of the repository, is graded by the
 autograder (the stub not implemented, the reference full marks) and the batch grader, released without
 leaks, and passes the suite's convention tests, with no other file edited."""
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.new_assignment import SETUP_CELL
-from tools.workspace import copy_repository
+from tools.build.new_assignment import SETUP_CELL
+from tools.grade.workspace import copy_repository
 from utils.course import ASSIGNMENTS, REPO_ROOT
 
 pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
@@ -43,7 +43,7 @@ def _contents(root: Path) -> dict[Path, bytes]:
 def scaffolded(tmp_path_factory) -> tuple[Path, str]:
     root = copy_repository(tmp_path_factory.mktemp("course") / "repo")
     before = _contents(root)
-    run(root, "-m", "tools.new_assignment", TOPIC, "--title", "A scaffolded demo")
+    run(root, "-m", "tools.build.new_assignment", TOPIC, "--title", "A scaffolded demo")
     after = _contents(root)
     edited = {path for path in before if before[path] != after[path]}
     assert edited == {Path("utils/course.py")}, "the scaffold edits no file but the registry"
@@ -54,7 +54,7 @@ def scaffolded(tmp_path_factory) -> tuple[Path, str]:
             f"solutions/{TOPIC}.py",
             f"utils/{TOPIC}.py",
             f"utils/checks/{TOPIC}.py",
-            f"tools/hidden/{TOPIC}.py",
+            f"tools/grade/hidden/{TOPIC}.py",
             f"tests/test_{TOPIC}.py",
             notebook,
         )
@@ -68,7 +68,7 @@ def test_the_autograder_grades_the_stub_and_the_reference(scaffolded, tmp_path):
     run(root, "-m", "utils.autograde", notebook, "--report-dir", str(tmp_path / "stub"))
     stub = json.loads((tmp_path / "stub" / name).read_text())
     assert [q["status"] for q in stub["questions"]] == ["not_implemented"]
-    run(root, "-m", "tools.reference", notebook, "--report-dir", str(tmp_path / "reference"))
+    run(root, "-m", "tools.grade.reference", notebook, "--report-dir", str(tmp_path / "reference"))
     reference = json.loads((tmp_path / "reference" / name).read_text())
     assert reference["earned"] == reference["max"] == 1
 
@@ -95,7 +95,7 @@ def test_the_batch_grader_grades_it(scaffolded, tmp_path):
 
 def test_the_release_holds_it_without_leaks(scaffolded, tmp_path):
     root, notebook = scaffolded
-    run(root, "-m", "tools.release", str(tmp_path / "release"))
+    run(root, "-m", "tools.build.release", str(tmp_path / "release"))
     assert (tmp_path / "release" / notebook).is_file()
     assert (tmp_path / "release" / "utils" / "checks" / "expected" / f"{TOPIC}.pt").is_file()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.workspace import override_parameters, workspace
+from tools.grade.workspace import override_parameters, workspace
 
 pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
 

@@ -1,11 +1,11 @@
-"""Recorded oracles (utils/checks/recorded.py) and the rewrite that ships them without code (tools/record.py)."""
+"""Recorded oracles (utils/checks/recorded.py) and the rewrite that ships them without code (tools/build/record.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from tools.record import replay_source, save_recording
+from tools.build.record import replay_source, save_recording
 from utils.checks import recorded
 
 

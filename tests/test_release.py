@@ -1,4 +1,4 @@
-"""tools/release.py: the student release holds nothing instructor-only, its leak check works, and its
+"""tools/build/release.py: the student release holds nothing instructor-only, its leak check works, and its
 public checks, which replay recorded reference values, grade as the instructor's checks do: the stubs
 as not implemented, the reference with full marks, a mutant per assignment losing exactly its questions."""
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.mutants import assert_parts_fail_as_named, failing_questions
-from tools import leaks, release
-from tools.hidden import material
-from tools.workspace import override_parameters, reference_modules, workspace
+from tools.build import leaks, release
+from tools.grade.workspace import override_parameters, reference_modules, workspace
+from tools.teeth import material
 from utils.course import ASSIGNMENTS, REPO_ROOT, by_topic, question_id
 
 pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
@@ -50,7 +50,7 @@ FORBIDDEN = {
 def released(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("release")
     proc = subprocess.run(
-        [sys.executable, "-m", "tools.release", str(out)],
+        [sys.executable, "-m", "tools.build.release", str(out)],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},

@@ -1,4 +1,4 @@
-"""The class report (tools/report/) on a generated class (benchmarks/report_class.py): its numbers against
+"""The class report (tools/report/) on a generated class (benchmarks/generated_class.py): its numbers against
 grades.csv, failure groups against the mutants' hints, similarity of copies and of independent solutions,
 the Canvas export, the regrade diff, and the page itself (parsed, and rendered once by headless Chromium)."""
 
@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 from copydetect import CodeFingerprint, compare_files
 
-from benchmarks import report_class
-from tools.grading.outputs import BATCH, HISTORY, start_batch, write_grades_csv
+from tools.grade.outputs import BATCH, HISTORY, start_batch, write_grades_csv
 from tools.report import report as class_report
 from tools.report import similarity
 from tools.report.__main__ import main
 from tools.report.canvas import FIXED, POINTS_POSSIBLE, column
 from tools.report.load import read_results
 from tools.report.stats import failure_key
+from tools.teeth import generated_class
 from utils import course
 from utils.results import Status, SubmissionResult
 
@@ -36,7 +36,7 @@ VOID = {"meta", "img", "br", "hr", "link", "input", "col", "area", "base", "sour
 @pytest.fixture(scope="module")
 def grades(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("grades")
-    report_class.write_grades(folder, CLASS_SIZE)
+    generated_class.write_grades(folder, CLASS_SIZE)
     (folder / BATCH).write_text(json.dumps({"isolated": False, "isolation": "NOT isolated (needs root)"}))
     return folder
 
@@ -139,10 +139,10 @@ def test_the_top_failure_of_a_mutants_question_is_its_hint(report, grades):
     """For every question that exactly one mutant of the class must fail: the most common failure group is
     that mutant's hint, and it names the mutant's students."""
     failing: dict[str, list[tuple[str, str]]] = {}
-    for topic, name, must_fail in report_class.mutants():
+    for topic, name, must_fail in generated_class.mutants():
         for key, hint in must_fail.items():
             failing.setdefault(course.question_id(key), []).append((f"mutant:{topic}/{name}", hint))
-    kinds = report_class.kinds()
+    kinds = generated_class.kinds()
     students_of = {
         kind: {f"student{i:04d}" for i in range(CLASS_SIZE) if kinds[i % len(kinds)] == kind}
         for kind in kinds
@@ -173,7 +173,7 @@ def test_failures_group_by_hint_whatever_the_values():
 def test_limits_and_the_isolation_are_shown(report):
     text = (report.folder / "summary.md").read_text()
     page = (report.folder / "index.html").read_text()
-    kinds = report_class.kinds()
+    kinds = generated_class.kinds()
     hang, memory = (f"student{kinds.index(k):04d}" for k in ("hang", "memory"))
     first = report.assignments[0]
     assert dict(first.limits)[hang] == [(first.assignment.questions[0].id, "timeout")]
@@ -190,7 +190,7 @@ def scores() -> dict[str, dict[frozenset, float]]:
     """{topic: {pair: score}} of every pair of the similarity class and each with the reference."""
     found = {}
     for a in course.ASSIGNMENTS:
-        sources = {**report_class.sources(a.topic), "stub_again": report_class.stub(a.topic)}
+        sources = {**generated_class.sources(a.topic), "stub_again": generated_class.stub(a.topic)}
         pairs = similarity.topic_pairs(a.topic, sources, threshold=0.0, progress=False)
         found[a.topic] = {frozenset((p.first, p.second)): p.score for p in pairs}
     return found
@@ -212,7 +212,7 @@ def test_independent_solutions_are_not_flagged(scores):
     """The alternative and its copies against the reference, its copies and the mutants (all copies of
     the reference): below the threshold."""
     threshold = similarity.THRESHOLD.default
-    alternative, reference = report_class.FAMILIES
+    alternative, reference = generated_class.FAMILIES
     for topic, pairs in scores.items():
         others = {n for pair in pairs for n in pair} - alternative
         reference_side = others & (reference | {similarity.REFERENCE} | {n for n in others if "mutant" in n})
@@ -228,8 +228,8 @@ def test_the_stubs_text_never_counts(scores):
 
 def test_the_score_is_copydetects():
     topic = "cam_loss"
-    sources = report_class.sources(topic)
-    boilerplate = similarity.boilerplate_hashes(report_class.stub(topic))
+    sources = generated_class.sources(topic)
+    boilerplate = similarity.boilerplate_hashes(generated_class.stub(topic))
     ours = {k: similarity.Fingerprint.of(f"{k}.py", v, boilerplate) for k, v in sources.items()}
     theirs = {
         k: CodeFingerprint(f"{k}.py", similarity.K, 1, boilerplate, language="python", fp=io.StringIO(v))
@@ -331,30 +331,30 @@ def test_regrading_with_the_grader_keeps_the_previous_grades(tmp_path, monkeypat
 
     from distributed import LocalCluster
 
-    import tools.grade
-    import tools.grading.task
+    import tools.grade.batch
+    import tools.grade.task
 
     submissions, out = tmp_path / "submissions", tmp_path / "grades"
     for student in ("ann", "ben"):
         (submissions / student).mkdir(parents=True)
     kinds = {"ann": "reference", "ben": "reference"}
     monkeypatch.setattr(
-        tools.grading.task, "worker_sandbox", lambda: (None, "NOT isolated (not under test here)")
+        tools.grade.task, "worker_sandbox", lambda: (None, "NOT isolated (not under test here)")
     )
     monkeypatch.setattr(
-        tools.grading.task,
+        tools.grade.task,
         "grade_submission",
-        lambda student, *args: report_class.submission(student, kinds[student], random.Random(0)),
+        lambda student, *args: generated_class.submission(student, kinds[student], random.Random(0)),
     )
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         command = [str(submissions), "--out", str(out), "--scheduler", cluster.scheduler_address]
         command += ["--timeout", "300"]  # no reference run
-        assert tools.grade.main(command) == 0
+        assert tools.grade.batch.main(command) == 0
         assert not (out / HISTORY).exists()
         kinds["ben"] = "hang"  # the first question of the first assignment times out
-        assert tools.grade.main(command) == 0  # the same submissions and repository: nothing to grade
+        assert tools.grade.batch.main(command) == 0  # the same submissions and repository: nothing to grade
         assert not (out / HISTORY).exists()
-        assert tools.grade.main([*command, "--regrade"]) == 0
+        assert tools.grade.batch.main([*command, "--regrade"]) == 0
     (snapshot,) = (out / HISTORY).iterdir()
     assert sorted(p.name for p in snapshot.iterdir()) == sorted(["ann.json", BATCH, "ben.json", "grades.csv"])
     built = class_report.build(out, progress=False)
@@ -378,7 +378,7 @@ def test_the_first_batch_keeps_no_history(tmp_path):
 def test_the_command_with_submissions_links_side_by_side_pages(grades, tmp_path):
     folder, submissions = tmp_path / "grades", tmp_path / "submissions"
     shutil.copytree(grades, folder, ignore=shutil.ignore_patterns("report"))
-    report_class.write_submissions(submissions)
+    generated_class.write_submissions(submissions)
     assert main([str(folder), "--submissions", str(submissions), "--pages", "2"]) == 0
     page = _parse(folder / "report" / "index.html")
     links = [attrs["href"] for tag, attrs in page.tags if tag == "a"]

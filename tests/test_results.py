@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from tools.grading.outputs import gradescope_results, validated
-from tools.grading.submission import _lose
-from tools.hidden import HiddenFailure, material
+from tools.grade.hidden.engine import HiddenFailure, cases
+from tools.grade.outputs import gradescope_results, validated
+from tools.grade.run import _lose
 from utils.autograde import format_scorecard, part_results
 from utils.cell_runner import CellOutcome, parts_bundle
 from utils.course import ASSIGNMENTS, by_topic
@@ -281,7 +281,7 @@ def test_a_hidden_check_of_one_part_costs_that_part_and_one_of_none_the_whole_qu
 
 def test_every_part_has_hidden_cases_and_they_cost_only_parts_their_question_has():
     for a in ASSIGNMENTS:
-        covered = {(case.question, part) for case in material(a.topic).CASES for part in case.parts()}
+        covered = {(case.question, part) for case in cases(a.topic) for part in case.parts()}
         declared = {(q.id, p.id) for q in a.questions for p in q.parts}
         assert covered <= declared, f"{a.hidden}: cases cost unknown parts {covered - declared}"
         assert declared <= covered, f"{a.hidden}: no hidden case tests {sorted(declared - covered)}"

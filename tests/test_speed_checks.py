@@ -12,13 +12,13 @@ import sys
 import pytest
 import torch
 
-from benchmarks.speed_margins import SPEED_QUESTIONS, submissions
-from tools.check_cells import module_from_source, run_check_cells
-from tools.grading.isolation import resource_limits
-from tools.hidden import material, race_ratio
-from tools.hidden.mutation import solution_source
-from tools.sandbox import Child
-from tools.workspace import student_copy
+from tools.build.self_contained import module_from_source, run_check_cells
+from tools.grade.hidden.child import Child
+from tools.grade.hidden.engine import cases, race_ratio
+from tools.grade.isolation import resource_limits
+from tools.grade.workspace import student_copy
+from tools.teeth.mutation import solution_source
+from tools.teeth.slow_but_right import SPEED_QUESTIONS, submissions
 from utils import grading
 from utils.course import ASSIGNMENTS, REPO_ROOT, by_topic
 from utils.results import Status
@@ -83,7 +83,7 @@ def test_the_graders_race_times_calls_that_carry_no_data_on_one_thread_of_the_ch
     transfer on a busy machine squeezed a correct loss's ratio to 2.9x against a 3x threshold. The inputs now
     travel untimed before each timed call, which carries only a name and returns nothing; the student's
     output of each timed call is fetched afterwards, on fresh inputs each round."""
-    case = next(c for c in material("linear_classifier").CASES if c.speed is not None)
+    case = next(c for c in cases("linear_classifier") if c.speed is not None)
     with student_copy({"linear_classifier": solution_source("linear_classifier")}) as copy:
         child = RecordingChild("linear_classifier", copy)
         try:

@@ -1,16 +1,16 @@
-"""tools/stubs.py: stubs in sync with their solutions, and the generator's own behaviour."""
+"""tools/build/stubs.py: stubs in sync with their solutions, and the generator's own behaviour."""
 
 import ast
 import importlib
 
 import pytest
 
-from tools import stubs
+from tools.build import stubs
 
 
 def test_every_stub_matches_its_solution():
     assert stubs.solution_files(), "no solution modules found"
-    assert stubs.main(["--check"]) == 0, "a stub is out of date: run `python -m tools.stubs`"
+    assert stubs.main(["--check"]) == 0, "a stub is out of date: run `python -m tools.build.stubs`"
 
 
 @pytest.mark.parametrize("solution", stubs.solution_files(), ids=lambda p: p.name)

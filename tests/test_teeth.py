@@ -1,6 +1,6 @@
-"""Teeth: every mutant (tools/hidden/<topic>.py) fails exactly the self-contained questions it breaks,
+"""Teeth: every mutant (tools/grade/hidden/<topic>.py) fails exactly the self-contained questions it breaks,
 with the hint that fixes it, when the notebook's graded cells run against it in this process
-(tools/check_cells.py); the reference and the correct variant pass them all. Mutants that break a
+(tools/build/self_contained.py); the reference and the correct variant pass them all. Mutants that break a
 question needing the notebook's run (training, searches) are also graded through the notebook
 (tests/test_autograde.py)."""
 
@@ -11,9 +11,9 @@ import functools
 import pytest
 
 from tests.mutants import assert_parts_fail_as_named, failing_questions
-from tools.check_cells import module_from_source, run_check_cells
-from tools.hidden import material
-from tools.hidden.mutation import solution_source
+from tools.build.self_contained import module_from_source, run_check_cells
+from tools.teeth import material
+from tools.teeth.mutation import solution_source
 from utils.autograde import reported_parts
 from utils.course import ASSIGNMENTS, by_topic, question_id
 from utils.results import Status

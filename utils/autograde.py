@@ -9,7 +9,7 @@ questions, their points, parts and time limits are the course registry's (utils/
 with parts earns the points of the parts its check passed (utils.grading.Parts displays them in the
 cell's output), and the scorecard lists them under it when one failed. A JSON report per
 notebook lands in reports/<notebook>.json (utils/results.py). The exit status is 0 whenever grading
-ran, whatever the score. Instructors grade the reference solutions with `python -m tools.reference`.
+ran, whatever the score. Instructors grade the reference solutions with `python -m tools.grade.reference`.
 """
 
 from __future__ import annotations

@@ -3,14 +3,15 @@
 Every tool, test and benchmark reads the assignments from here; nothing else lists topics or question
 ids. Everything else about an assignment follows from its topic by convention:
 
-    solutions/<topic>.py       the reference module (instructor only), with solution markers
-    utils/<topic>.py           the student stub, generated from it (python -m tools.stubs)
-    utils/checks/<topic>.py    the public checks its graded cells call
-    tools/hidden/<topic>.py    the hidden checks, mutants and a correct variant (instructor only)
-    tests/test_<topic>.py      its oracle tests
+    solutions/<topic>.py            the reference module (instructor only), with solution markers
+    utils/<topic>.py                the student stub, generated from it (python -m tools.build.stubs)
+    utils/checks/<topic>.py         the public checks its graded cells call
+    tools/grade/hidden/<topic>.py   the hidden checks (instructor only)
+    tools/teeth/<topic>.py          mutants and a correct variant: the tests' material (instructor only)
+    tests/test_<topic>.py           its oracle tests
 
 A notebook's graded cell starts with `# GRADED: <id> (<points> pts)`; a test fails when the headers and
-this registry disagree. `python -m tools.new_assignment NAME` appends a new entry at the end of this file.
+this registry disagree. `python -m tools.build.new_assignment NAME` appends a new entry at the end of this file.
 """
 
 from __future__ import annotations
@@ -70,7 +71,11 @@ class Assignment:
 
     @property
     def hidden(self) -> str:
-        return f"tools/hidden/{self.topic}.py"
+        return f"tools/grade/hidden/{self.topic}.py"
+
+    @property
+    def teeth(self) -> str:
+        return f"tools/teeth/{self.topic}.py"
 
     @property
     def points(self) -> float:

@@ -178,7 +178,7 @@ class SubmissionResult:
     seconds: float = 0.0
     log_tail: str = ""  # the autograder's output when its run went wrong
     note: str = ""  # which modules the submission held, or why it could not be read
-    submission_hash: str = ""  # of the modules graded (tools.grading.fingerprint): a rerun reuses the
+    submission_hash: str = ""  # of the modules graded (tools.grade.fingerprint): a rerun reuses the
     fingerprint: str = ""  # result only while both this and the grader's repository fingerprint match
 
     @property

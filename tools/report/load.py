@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tools.grading.outputs import BATCH, result_paths
+from tools.grade.outputs import BATCH, result_paths
 from utils.results import SubmissionResult
 
 

@@ -6,7 +6,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.grading.outputs import HISTORY
+from tools.grade.outputs import HISTORY
 from tools.report.load import read_results
 from utils.results import SubmissionResult
 

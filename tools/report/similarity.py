@@ -23,9 +23,9 @@ from copydetect import CodeFingerprint, CopyDetector
 from copydetect import defaults as copydetect_defaults
 from tqdm import tqdm
 
-from tools.grading.submissions import find_submissions, read_modules
-from tools.hidden.mutation import solution_source
-from tools.stubs import make_stub
+from tools.build.stubs import make_stub
+from tools.grade.submissions import find_submissions, read_modules
+from tools.teeth.mutation import solution_source
 from utils import course
 from utils.settings import Setting
 

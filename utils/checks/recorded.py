@@ -1,6 +1,6 @@
 """Oracles that can be recorded from the reference and replayed without their code.
 
-In the instructor repository an `@oracle` function computes live. `python -m tools.release` runs
+In the instructor repository an `@oracle` function computes live. `python -m tools.build.release` runs
 every check against the reference solutions while `recording()` is on, stores each oracle call
 (its inputs and its result) in utils/checks/expected/<topic>.pt, and ships the check modules with
 every oracle's body removed and `@oracle` turned into `@replayed`: a replayed oracle returns the

@@ -1,0 +1,167 @@
+"""The teeth of linear_classifier: mutants, mistakes only the hidden checks catch, a correct solution written
+differently, and the parameters of a quick notebook run (see tools/teeth/__init__.py)."""
+
+from __future__ import annotations
+
+from tools.teeth.mutation import HiddenOnlyMutant, Mutant, mutate, rewrite_all, solution_source
+
+# ---------------------------------------------------------------------------------------------
+# Mutants, and a correct solution written differently
+# ---------------------------------------------------------------------------------------------
+_REFERENCE = solution_source("linear_classifier")
+_SEARCHES = {"svm_search", "softmax_search"}
+MUTANTS = {
+    "correct_class_in_margin_sum": Mutant(
+        mutate(_REFERENCE, "svm_loss_naive", "            if j == label:\n                continue\n", ""),
+        {"svm_loss_naive/loss": "skips the correct class"},
+    ),
+    "regularization_gradient_left_out": Mutant(
+        mutate(
+            _REFERENCE,
+            "svm_loss_vectorized",
+            "dW = weight_gradient(X, G) / num_train + 2 * reg * W",
+            "dW = weight_gradient(X, G) / num_train",
+        ),
+        {"svm_loss_vectorized/gradient": "2 * reg * W", "svm_vectorized_speedup": "correct first"},
+        _SEARCHES,
+    ),
+    "softmax_without_max_shift": Mutant(
+        mutate(
+            _REFERENCE,
+            "softmax_loss_vectorized",
+            "    scores = scores - scores.max(dim=1, keepdim=True).values\n",
+            "",
+        ),
+        {"softmax_loss_vectorized/stability": "subtract each row's maximum"},
+    ),
+    "softmax_global_max_shift": Mutant(
+        mutate(
+            _REFERENCE, "softmax_loss_vectorized", "scores.max(dim=1, keepdim=True).values", "scores.max()"
+        ),
+        {"softmax_loss_vectorized/stability": "one global maximum is not enough"},
+    ),
+    "sample_batch_same_rows": Mutant(
+        mutate(
+            _REFERENCE,
+            "sample_batch",
+            "idx = torch.randint(num_train, (batch_size,), device=X.device)",
+            "idx = torch.arange(batch_size, device=X.device)",
+        ),
+        {"sample_batch": "same rows on every call"},
+        _SEARCHES,
+    ),
+    "predict_with_argmin": Mutant(
+        mutate(_REFERENCE, "predict_linear_classifier", ".argmax(dim=1)", ".argmin(dim=1)"),
+        {"predict_linear_classifier": "argmin", "svm_search": "accuracy", "softmax_search": "accuracy"},
+    ),
+    "test_one_param_set_ignores_num_iters": Mutant(
+        mutate(
+            _REFERENCE,
+            "test_one_param_set",
+            'data_dict["y_train"], lr, reg, num_iters)',
+            'data_dict["y_train"], lr, reg)',
+        ),
+        {"test_one_param_set": "num_iters"},
+        _SEARCHES,
+    ),
+    "sgd_steps_up_the_gradient": Mutant(
+        mutate(
+            _REFERENCE, "train_linear_classifier", "W -= learning_rate * grad", "W += learning_rate * grad"
+        ),
+        {
+            "train_linear_classifier": "against the gradient",
+            "svm_search": "accuracy",
+            "softmax_search": "accuracy",
+        },
+    ),
+    # Graded in-process only (tests/test_teeth.py): they break self-contained questions alone.
+    "softmax_naive_gradient_of_half_the_regularization": Mutant(
+        mutate(
+            _REFERENCE,
+            "softmax_loss_naive",
+            "dW = dW / num_train + 2 * reg * W",
+            "dW = dW / num_train + reg * W",
+        ),
+        {"softmax_loss_naive/gradient": "not reg * W"},
+        notebook=False,
+    ),
+    "svm_grid_too_large": Mutant(
+        mutate(
+            _REFERENCE,
+            "svm_get_search_params",
+            "regularization_strengths = [1e-4, 1e-3, 1e-2]",
+            "regularization_strengths = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]",
+        ),
+        {"svm_get_search_params": "keep the search quick"},
+        {"svm_search"},
+        notebook=False,
+    ),
+    "softmax_grid_left_empty": Mutant(
+        mutate(
+            _REFERENCE,
+            "softmax_get_search_params",
+            "regularization_strengths = [1e-4, 1e-3, 1e-2]",
+            "regularization_strengths = []",
+        ),
+        {"softmax_get_search_params": "at least one value"},
+        {"softmax_search"},
+        notebook=False,
+    ),
+    "softmax_vectorized_calls_the_loop": Mutant(
+        mutate(
+            _REFERENCE,
+            "softmax_loss_vectorized",
+            "    num_train = X.shape[0]\n    rows = torch.arange(num_train, device=X.device)\n"
+            "    scores = linear_scores(W, X)\n",
+            "    return softmax_loss_naive(W, X, y, reg)\n",
+        ),
+        {"softmax_vectorized_speedup": "faster than the naive version"},
+        {"softmax_search"},
+        notebook=False,
+    ),
+}
+# Mistakes the notebooks' public checks miss (their inputs are float64 and have several samples).
+HIDDEN_ONLY_MUTANTS = {
+    "svm_gradient_in_float64_only": HiddenOnlyMutant(
+        mutate(
+            _REFERENCE,
+            "svm_loss_vectorized",
+            "G = (margins > 0).to(X.dtype)",
+            "G = (margins > 0).to(torch.float64)",
+        ),
+        "svm_loss_vectorized",
+    ),
+    "predict_squeezes_a_batch_of_one": HiddenOnlyMutant(
+        mutate(
+            _REFERENCE,
+            "predict_linear_classifier",
+            "linear_scores(W, X).argmax(dim=1)",
+            "linear_scores(W, X).squeeze().argmax(dim=-1)",
+        ),
+        "predict_linear_classifier",
+    ),
+}
+
+ALTERNATIVE = rewrite_all(
+    _REFERENCE,
+    {
+        "svm_loss_vectorized": """
+            one_hot = torch.nn.functional.one_hot(y, W.shape[1]).to(X.dtype)
+            scores = X @ W
+            margins = torch.relu(scores - scores.gather(1, y[:, None]) + 1) * (1 - one_hot)
+            loss = margins.sum() / X.shape[0] + reg * (W ** 2).sum()
+            active = (margins > 0).to(X.dtype)
+            dW = X.t() @ (active - one_hot * active.sum(dim=1, keepdim=True)) / X.shape[0] + 2 * reg * W
+        """,
+        "softmax_loss_vectorized": """
+            one_hot = torch.nn.functional.one_hot(y, W.shape[1]).to(X.dtype)
+            log_probs = torch.log_softmax(X @ W, dim=1)
+            loss = -(log_probs * one_hot).sum() / X.shape[0] + reg * (W ** 2).sum()
+            dW = X.t() @ (log_probs.exp() - one_hot) / X.shape[0] + 2 * reg * W
+        """,
+        "predict_linear_classifier": "y_pred = torch.max(X @ W, dim=1).indices",
+    },
+)
+
+QUICK_PARAMETERS: dict = {}
+QUICK_CASUALTIES: set[str] = set()

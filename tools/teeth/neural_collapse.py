@@ -1,0 +1,178 @@
+"""The teeth of neural_collapse: mutants, mistakes only the hidden checks catch, a correct solution written
+differently, and the parameters of a quick notebook run (see tools/teeth/__init__.py)."""
+
+from __future__ import annotations
+
+from tools.teeth.mutation import HiddenOnlyMutant, Mutant, mutate, rewrite_all, solution_source
+
+# ---------------------------------------------------------------------------------------------
+# Mutants, and a correct solution written differently
+# ---------------------------------------------------------------------------------------------
+_REFERENCE = solution_source("neural_collapse")
+MUTANTS = {
+    "etf_without_centring": Mutant(
+        mutate(_REFERENCE, "simplex_etf", "(U - U.mean(dim=1, keepdim=True))", "U"),
+        {"simplex_etf": "centre the orthonormal columns"},
+        {"etf_classifier"},
+    ),
+    "etf_scale_missing": Mutant(
+        mutate(_REFERENCE, "simplex_etf", "W = math.sqrt(C / (C - 1)) * (U", "W = (U"),
+        {"simplex_etf": "scale by sqrt(C / (C - 1))"},
+        {"etf_classifier"},
+    ),
+    "etf_returned_in_float64": Mutant(
+        mutate(
+            _REFERENCE,
+            "simplex_etf",
+            "    return W.to(dtype=dtype, device=device)\n",
+            "    return W.to(device=device)\n",
+        ),
+        {"simplex_etf/float32": "returned torch.float64"},
+        {"etf_classifier"},
+    ),
+    "head_registered_as_a_parameter": Mutant(
+        mutate(
+            _REFERENCE,
+            "ETFClassifier",
+            'self.register_buffer("weight", simplex_etf(num_features, num_classes, seed=seed))',
+            "self.weight = nn.Parameter(simplex_etf(num_features, num_classes, seed=seed))",
+        ),
+        {"etf_classifier": "register_buffer"},
+    ),
+    "nc1_with_sigma_b_not_its_pseudo_inverse": Mutant(
+        mutate(_REFERENCE, "neural_collapse_metrics", "torch.linalg.pinv(sigma_b)", "sigma_b"),
+        {"nc1": "pseudo-inverse"},
+    ),
+    "long_tailed_profile_inverted": Mutant(
+        mutate(
+            _REFERENCE,
+            "long_tailed_counts",
+            "imbalance_ratio ** (c / (num_classes - 1))",
+            "imbalance_ratio ** ((num_classes - 1 - c) / (num_classes - 1))",
+        ),
+        {"long_tailed_indices": "class 0 keeps the most"},
+    ),
+    # Graded in-process only (tests/test_teeth.py): they break self-contained questions alone.
+    "gram_target_off_by_one": Mutant(
+        mutate(_REFERENCE, "etf_gram_target", "-1.0 / (C - 1)", "-1.0 / C"),
+        {"etf_gram_target": "-1/(C-1), not -1/C"},
+        {
+            "etf_objective_naive",
+            "etf_objective",
+            "etf_gradient_descent",
+            "simplex_etf",
+            "etf_classifier",
+            "nc2",
+        },
+        notebook=False,
+    ),
+    "naive_objective_gradient_half": Mutant(
+        mutate(_REFERENCE, "etf_objective_naive", "            grad[:, j] += 2 * error * W[:, i]\n", ""),
+        {"etf_objective_naive": "gradient"},
+        {"etf_objective"},
+        notebook=False,
+    ),
+    "objective_gradient_without_the_factor_4": Mutant(
+        mutate(_REFERENCE, "etf_objective", "grad = 4 * W @ error", "grad = 2 * W @ error"),
+        {"etf_objective": "gradient"},
+        {"etf_gradient_descent"},
+        notebook=False,
+    ),
+    "etf_objective_loops_over_the_columns": Mutant(
+        mutate(
+            _REFERENCE,
+            "etf_objective",
+            "    error = W.t() @ W - M\n",
+            "    error = torch.stack([W.t() @ W[:, j] - M[:, j] for j in range(W.shape[1])], dim=1)\n",
+        ),
+        {"etf_objective": "faster than a loop over the columns"},
+        notebook=False,
+    ),
+    "descent_steps_up_the_gradient": Mutant(
+        mutate(_REFERENCE, "etf_by_gradient_descent", "W = W - lr * grad", "W = W + lr * grad"),
+        {"etf_gradient_descent": "tol"},
+        notebook=False,
+    ),
+    "dot_regression_without_the_half": Mutant(
+        mutate(
+            _REFERENCE,
+            "dot_regression_loss",
+            "loss = 0.5 * ((cosine - 1) ** 2).mean()",
+            "loss = ((cosine - 1) ** 2).mean()",
+        ),
+        {"dot_regression_loss": "1/2"},
+        notebook=False,
+    ),
+    "dot_regression_weight_detached": Mutant(
+        mutate(
+            _REFERENCE,
+            "dot_regression_loss",
+            "F.normalize(weight, dim=0)[:, labels]",
+            "F.normalize(weight.detach(), dim=0)[:, labels]",
+        ),
+        {"dot_regression_loss/gradient": "no gradient to the weight"},
+    ),
+    "equinorm_without_the_mean": Mutant(
+        mutate(
+            _REFERENCE, "neural_collapse_metrics", "(norms.std() / norms.mean()).item()", "norms.std().item()"
+        ),
+        {"nc2": "nc2_equinorm"},
+        notebook=False,
+    ),
+    "nc3_without_normalizing": Mutant(
+        mutate(
+            _REFERENCE, "neural_collapse_metrics", "(W / W.norm() - M / M.norm()).norm()", "(W - M).norm()"
+        ),
+        {"nc3": "nc3"},
+        notebook=False,
+    ),
+    "nc4_farthest_mean": Mutant(
+        mutate(
+            _REFERENCE,
+            "neural_collapse_metrics",
+            "torch.cdist(h, means).argmin(dim=1)",
+            "torch.cdist(h, means).argmax(dim=1)",
+        ),
+        {"nc4": "nc4"},
+        notebook=False,
+    ),
+}
+
+# The notebook's check builds its head with the default seed.
+HIDDEN_ONLY_MUTANTS = {
+    "head_ignores_the_seed": HiddenOnlyMutant(
+        mutate(
+            _REFERENCE,
+            "ETFClassifier",
+            "simplex_etf(num_features, num_classes, seed=seed)",
+            "simplex_etf(num_features, num_classes)",
+        ),
+        "etf_classifier",
+    ),
+}
+
+ALTERNATIVE = rewrite_all(
+    _REFERENCE,
+    {
+        "etf_objective": """
+            W_ = W.detach().requires_grad_(True)
+            gram = W_.t() @ W_
+            target = torch.full_like(gram, -1 / (W.shape[1] - 1)).fill_diagonal_(1)
+            loss = ((gram - target) ** 2).sum()
+            (grad,) = torch.autograd.grad(loss, W_)
+            loss = loss.detach()
+        """,
+        "simplex_etf": """
+            # An orthonormal (D, C - 1) basis times the Helmert basis: W^T W = C/(C-1) H H^T, for every D >= C - 1.
+            P, _ = torch.linalg.qr(torch.randn(D, C - 1, generator=generator, dtype=torch.float64))
+            W = math.sqrt(C / (C - 1)) * P @ _helmert_basis(C, torch.float64, "cpu").t()
+        """,
+        "dot_regression_loss": """
+            cosine = F.cosine_similarity(features, weight.t()[labels], dim=1)
+            loss = ((1 - cosine) ** 2).mean() / 2
+        """,
+    },
+)
+
+QUICK_PARAMETERS: dict = {"EPOCHS": 2, "METRICS_EVERY": 1, "UFM_STEPS": 200}
+QUICK_CASUALTIES: set[str] = set()
