@@ -28,8 +28,8 @@ from tools.grade.cluster import dask_client
 from tools.grade.isolation import FIRST_STUDENT_UID
 from tools.grade.limits import Limits
 from tools.grade.task import Job, failed_result, grade_job
+from tools.grade.workspace import reference_source
 from tools.teeth.localhost_cluster import localhost_cluster
-from tools.teeth.mutation import solution_source
 from utils.course import by_topic
 from utils.results import Status
 
@@ -40,7 +40,7 @@ TASKS, SIMULATED, SIMULATION_WORKERS, SCALE = 200, 2000, 8, 100
 def refused_job(index: int) -> Job:
     """A job with a real submission's payload that any worker refuses at once (no repository has an
     all-zero fingerprint)."""
-    modules = {TOPIC: solution_source(TOPIC)}
+    modules = {TOPIC: reference_source(TOPIC)}
     notebooks = (by_topic(TOPIC).notebook,)
     return Job(
         f"student{index:04d}", FIRST_STUDENT_UID + index, modules, "", "0" * 16, notebooks, Limits(), "0" * 16

@@ -24,10 +24,9 @@ from pathlib import Path
 import nbformat
 
 import benchmarks.common as common
-from tools.grade.workspace import workspace
+from tools.grade.workspace import reference_source, workspace
 from tools.teeth import material
 from tools.teeth.busy_machine import busy_machine
-from tools.teeth.mutation import solution_source
 from utils.course import by_topic
 from utils.graded_cells import graded_cells
 from utils.settings import QUESTION_TIMEOUT
@@ -40,7 +39,7 @@ BUSY_SECONDS_PER_ROUND = 1500
 
 
 def solutions(topic: str) -> dict[str, str]:
-    return {"reference": solution_source(topic), "written differently": material(topic).ALTERNATIVE}
+    return {"reference": reference_source(topic), "written differently": material(topic).ALTERNATIVE}
 
 
 def cell_limits(topic: str) -> dict[int, float]:

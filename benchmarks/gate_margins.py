@@ -28,9 +28,8 @@ import nbformat
 from nbclient import NotebookClient
 
 import benchmarks.common as common
-from tools.grade.workspace import override_parameters, workspace
+from tools.grade.workspace import override_parameters, reference_source, workspace
 from tools.teeth import material
-from tools.teeth.mutation import solution_source
 from utils.checks.cam_loss import MAX_CAM_RATIO, TRAINED_TEST_ACCURACY
 from utils.checks.linear_classifier import SEARCH_ACCURACY_GOALS
 from utils.checks.simclr import RANDOM_ENCODER_MARGIN, RAW_PIXELS_MARGIN
@@ -98,7 +97,7 @@ GATES = {
 def submissions(topic: str) -> dict[str, tuple[str, bool]]:
     """{label: (source, correct)}."""
     hidden, gated = material(topic), {gate.question for gate in GATES[topic]}
-    found = {"reference": (solution_source(topic), True), "written differently": (hidden.ALTERNATIVE, True)}
+    found = {"reference": (reference_source(topic), True), "written differently": (hidden.ALTERNATIVE, True)}
     for name, mutant in hidden.MUTANTS.items():
         if gated & {question_id(key) for key in mutant.must_fail}:
             found[f"mutant {name}"] = (mutant.source, False)

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import benchmarks.common as common
+from tools.grade.workspace import reference_source
 from tools.teeth import material
 from tools.teeth.localhost_cluster import localhost_cluster
-from tools.teeth.mutation import solution_source
 from utils.course import REPO_ROOT, by_topic
 
 TOPIC = "neural_collapse"
@@ -31,7 +31,7 @@ CLASS_SIZE, SERIAL_SUBMISSIONS = 50, 10
 def kinds() -> list[str | None]:
     """The submissions a class cycles through: the reference first, a correct variant, the mutants, the stub."""
     hidden = material(TOPIC)
-    return [solution_source(TOPIC), hidden.ALTERNATIVE, *(m.source for m in hidden.MUTANTS.values()), None]
+    return [reference_source(TOPIC), hidden.ALTERNATIVE, *(m.source for m in hidden.MUTANTS.values()), None]
 
 
 def write_class(folder: Path, size: int) -> None:

@@ -26,8 +26,8 @@ from benchmarks.gate_margins import table
 from tools.build.self_contained import module_from_source
 from tools.grade.hidden import cam_loss, linear_classifier, simclr
 from tools.grade.hidden.engine import cases
+from tools.grade.workspace import reference_source
 from tools.teeth import material
-from tools.teeth.mutation import solution_source
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def submissions(gates: list[HiddenGate]) -> dict[str, tuple[str, bool]]:
     """{label: (source, correct)}: the correct solutions and the mutants the gates are there to catch (a
     mutant that must fail one gate of the topic runs on them all)."""
     topic, hidden = gates[0].topic, material(gates[0].topic)
-    found = {"reference": (solution_source(topic), True), "written differently": (hidden.ALTERNATIVE, True)}
+    found = {"reference": (reference_source(topic), True), "written differently": (hidden.ALTERNATIVE, True)}
     failing = dict.fromkeys(name for gate in gates for name in gate.failing)
     return found | {f"mutant {name}": (hidden.MUTANTS[name].source, False) for name in failing}
 

@@ -15,9 +15,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.grade.workspace import override_parameters, workspace
+from tools.grade.workspace import override_parameters, reference_source, workspace
 from tools.teeth import material
-from tools.teeth.mutation import mutate, solution_source
+from tools.teeth.mutation import mutate
 from utils.course import ASSIGNMENTS, REPO_ROOT, Assignment, by_topic
 
 
@@ -52,7 +52,7 @@ def run_case(case: Case, report_dir: Path, one_thread: bool = True) -> tuple[dic
     return json.loads((report_dir / f"{Path(a.notebook).stem}.json").read_text()), proc.stdout
 
 
-_LINEAR = solution_source("linear_classifier")
+_LINEAR = reference_source("linear_classifier")
 BROKEN = {  # linear_classifier modules that do not import or do not finish
     "syntax_error": _LINEAR + "\ndef broken(:\n    pass\n",
     "import_error": _LINEAR + "\nimport no_such_package_here\n",

@@ -4,10 +4,11 @@ down (at most FORKS processes, WRITE_LIMIT bytes, SEARCH_LIMIT directory entries
 
 from __future__ import annotations
 
-from tools.teeth.mutation import mutate, solution_source
+from tools.grade.workspace import reference_source
+from tools.teeth.mutation import mutate
 from utils.course import REPO_ROOT
 
-REFERENCE = solution_source("linear_classifier")
+REFERENCE = reference_source("linear_classifier")
 STUB = (REPO_ROOT / "utils" / "linear_classifier.py").read_text()
 FIRST_LINE = "    num_train, num_classes = X.shape[0], W.shape[1]\n"
 FORKS = 2000

@@ -25,9 +25,10 @@ from tools.grade.cluster import ALLOWED_FAILURES, dask_client
 from tools.grade.limits import Limits
 from tools.grade.outputs import BATCH, result_paths
 from tools.grade.task import Job
+from tools.grade.workspace import reference_source
 from tools.teeth import material
 from tools.teeth.localhost_cluster import localhost_cluster, stop
-from tools.teeth.mutation import mutate, solution_source
+from tools.teeth.mutation import mutate
 from utils.course import REPO_ROOT, by_topic
 from utils.results import Status
 
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.slow  # grades a class several times: the full suite an
 
 TOPIC = "neural_collapse"
 NOTEBOOK = by_topic(TOPIC).notebook
-REFERENCE = solution_source(TOPIC)
+REFERENCE = reference_source(TOPIC)
 CLASS = {
     "ada_reference": REFERENCE,
     "bo_written_differently": material(TOPIC).ALTERNATIVE,

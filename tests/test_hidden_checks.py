@@ -13,9 +13,9 @@ from tools.grade.hidden.child import Child
 from tools.grade.hidden.compare import difference
 from tools.grade.hidden.engine import case_inputs, cases, run_hidden_checks
 from tools.grade.isolation import resource_limits
-from tools.grade.workspace import student_copy
+from tools.grade.workspace import reference_source, student_copy
 from tools.teeth import material
-from tools.teeth.mutation import mutate, solution_source
+from tools.teeth.mutation import mutate
 from utils.course import topics
 
 pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it
@@ -45,7 +45,7 @@ def hidden_failures(
 
 @pytest.mark.parametrize("topic", TOPICS)
 def test_the_reference_and_a_differently_written_solution_pass_every_hidden_check(topic):
-    assert hidden_failures(topic, solution_source(topic)) == {}
+    assert hidden_failures(topic, reference_source(topic)) == {}
     assert hidden_failures(topic, material(topic).ALTERNATIVE) == {}
 
 
@@ -87,7 +87,7 @@ def test_mistakes_the_public_checks_miss_fail_their_hidden_checks(topic, name):
 @pytest.mark.parametrize("loss", ["svm", "softmax"])
 def test_a_vectorized_loss_that_calls_the_loop_loses_the_race(loss):
     source = mutate(
-        solution_source("linear_classifier"),
+        reference_source("linear_classifier"),
         f"{loss}_loss_vectorized",
         "    num_train = X.shape[0]\n    rows",
         f"    return {loss}_loss_naive(W, X, y, reg)\n    num_train = X.shape[0]\n    rows",
@@ -122,7 +122,7 @@ RACE_DODGERS = {
 def test_code_that_dodges_the_race_loses_its_speed_question_and_nothing_else(dodge):
     body, expected = RACE_DODGERS[dodge]
     source = mutate(
-        solution_source("linear_classifier"),
+        reference_source("linear_classifier"),
         "softmax_loss_vectorized",
         "    num_train = X.shape[0]\n    rows",
         body + "    num_train = X.shape[0]\n    rows",
@@ -157,7 +157,7 @@ def test_hostile_code_costs_only_its_own_calls(behaviour, tmp_path, monkeypatch)
     marker = tmp_path / "pwned"
     monkeypatch.setenv("PWNED_MARKER", str(marker))
     source = mutate(
-        solution_source("linear_classifier"),
+        reference_source("linear_classifier"),
         "svm_loss_vectorized",
         "    num_train = X.shape[0]\n    rows",
         HOSTILE_BODIES[behaviour] + "    num_train = X.shape[0]\n    rows",
@@ -215,7 +215,7 @@ def identical(a, b) -> bool:
 
 
 def test_a_deleted_function_costs_its_questions_only():
-    source = solution_source("linear_classifier") + "\ndel svm_loss_vectorized\n"
+    source = reference_source("linear_classifier") + "\ndel svm_loss_vectorized\n"
     failures = hidden_failures(
         "linear_classifier", source, {"svm_loss_vectorized", "softmax_loss_vectorized"}
     )

@@ -21,10 +21,9 @@ from tools.grade.hidden.child import Child
 from tools.grade.hidden.engine import run_hidden_checks
 from tools.grade.isolation import resource_limits
 from tools.grade.outputs import result_paths
-from tools.grade.workspace import student_copy
+from tools.grade.workspace import reference_source, student_copy
 from tools.teeth import linear_classifier as linear
 from tools.teeth.busy_machine import busy_machine
-from tools.teeth.mutation import solution_source
 from utils.course import by_topic
 from utils.results import Status
 
@@ -60,7 +59,7 @@ def test_the_autograder_grades_the_reference_as_on_one_thread_of_an_idle_machine
 def test_the_batch_grader_gives_correct_solutions_full_marks(busy, tmp_path):
     submissions, out = tmp_path / "submissions", tmp_path / "grades"
     for student, source in {
-        "ada_reference": solution_source(TOPIC),
+        "ada_reference": reference_source(TOPIC),
         "ray_written_differently": linear.ALTERNATIVE,
     }.items():
         (submissions / student / "utils").mkdir(parents=True)

@@ -16,8 +16,7 @@ from tools.build.self_contained import module_from_source, run_check_cells
 from tools.grade.hidden.child import Child
 from tools.grade.hidden.engine import cases, race_ratio
 from tools.grade.isolation import resource_limits
-from tools.grade.workspace import student_copy
-from tools.teeth.mutation import solution_source
+from tools.grade.workspace import reference_source, student_copy
 from tools.teeth.slow_but_right import SPEED_QUESTIONS, submissions
 from utils import grading
 from utils.course import ASSIGNMENTS, REPO_ROOT, by_topic
@@ -84,7 +83,7 @@ def test_the_graders_race_times_calls_that_carry_no_data_on_one_thread_of_the_ch
     travel untimed before each timed call, which carries only a name and returns nothing; the student's
     output of each timed call is fetched afterwards, on fresh inputs each round."""
     case = next(c for c in cases("linear_classifier") if c.speed is not None)
-    with student_copy({"linear_classifier": solution_source("linear_classifier")}) as copy:
+    with student_copy({"linear_classifier": reference_source("linear_classifier")}) as copy:
         child = RecordingChild("linear_classifier", copy)
         try:
             race_ratio(child, "linear_classifier", case, timeout=120)

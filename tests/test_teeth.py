@@ -12,8 +12,8 @@ import pytest
 
 from tests.mutants import assert_parts_fail_as_named, failing_questions
 from tools.build.self_contained import module_from_source, run_check_cells
+from tools.grade.workspace import reference_source
 from tools.teeth import material
-from tools.teeth.mutation import solution_source
 from utils.autograde import reported_parts
 from utils.course import ASSIGNMENTS, by_topic, question_id
 from utils.results import Status
@@ -32,15 +32,15 @@ def self_contained(topic: str) -> set[str]:
 
 @pytest.mark.parametrize("topic", [a.topic for a in ASSIGNMENTS])
 def test_the_reference_and_the_correct_variant_pass_every_self_contained_question(topic):
-    for source in (solution_source(topic), material(topic).ALTERNATIVE):
+    for source in (reference_source(topic), material(topic).ALTERNATIVE):
         failing = {q: o.message for q, o in outcomes(topic, source).items() if o.status is not Status.PASSED}
         assert not failing
-    assert set(outcomes(topic, solution_source(topic))) == self_contained(topic)
+    assert set(outcomes(topic, reference_source(topic))) == self_contained(topic)
 
 
 @pytest.mark.parametrize("topic", [a.topic for a in ASSIGNMENTS])
 def test_each_check_grades_exactly_its_questions_registered_parts(topic):
-    got = outcomes(topic, solution_source(topic))
+    got = outcomes(topic, reference_source(topic))
     for q in by_topic(topic).questions:
         if q.self_contained:
             expected = {p.id: (Status.PASSED, "") for p in q.parts} if q.parts else None

@@ -39,12 +39,17 @@ def install_modules(workspace: Path, modules: Mapping[str, str]) -> None:
         (workspace / "utils" / f"{topic}.py").write_text(source)
 
 
-def reference_modules(root: Path = REPO_ROOT) -> dict[str, str]:
-    """{topic: source} of the reference module of every assignment of the course."""
+def reference_source(topic: str, root: Path = REPO_ROOT) -> str:
+    """The reference module of topic: solutions/<topic>.py."""
     solutions = root / "solutions"
     if not solutions.is_dir():
         raise FileNotFoundError(f"no reference solutions at {solutions}: this copy is a student release")
-    return {topic: (solutions / f"{topic}.py").read_text() for topic in course.topics()}
+    return (solutions / f"{topic}.py").read_text()
+
+
+def reference_modules(root: Path = REPO_ROOT) -> dict[str, str]:
+    """{topic: source} of the reference module of every assignment of the course."""
+    return {topic: reference_source(topic, root) for topic in course.topics()}
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from tools.build.stubs import make_stub
 from tools.grade.submissions import find_submissions, read_modules
-from tools.teeth.mutation import solution_source
+from tools.grade.workspace import reference_source
 from utils import course
 from utils.settings import Setting
 
@@ -125,7 +125,7 @@ def submitted_modules(submissions: Path) -> dict[str, dict[str, str]]:
 
 
 def _stub(topic: str) -> str:
-    return make_stub(solution_source(topic), course.by_topic(topic).student_module)
+    return make_stub(reference_source(topic), course.by_topic(topic).student_module)
 
 
 def topic_pairs(topic: str, sources: dict[str, str], threshold: float, progress: bool = True) -> list[Pair]:
@@ -137,7 +137,7 @@ def topic_pairs(topic: str, sources: dict[str, str], threshold: float, progress:
     for name in names:
         prints[name] = Fingerprint.of(f"{name}.py", sources[name], boilerplate)
         bar.update()
-    prints[REFERENCE] = Fingerprint.of("reference.py", solution_source(topic), boilerplate)
+    prints[REFERENCE] = Fingerprint.of("reference.py", reference_source(topic), boilerplate)
     flagged = []
     for first, second in itertools.chain(itertools.combinations(names, 2), ((n, REFERENCE) for n in names)):
         value = score(prints[first], prints[second])
@@ -199,7 +199,7 @@ def similarity(
         table = report_dir / "similarity" / f"{topic}.csv"
         _write_table(table, pairs)
         result.table = table.relative_to(report_dir).as_posix()
-        named = {**sources, REFERENCE: solution_source(topic)}
+        named = {**sources, REFERENCE: reference_source(topic)}
         for i, pair in enumerate(pairs[:pages], start=1):
             page = report_dir / "similarity" / topic / f"pair-{i:03d}.html"
             page.parent.mkdir(parents=True, exist_ok=True)

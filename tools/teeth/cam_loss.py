@@ -3,12 +3,13 @@ differently, and the parameters of a quick notebook run (see tools/teeth/__init_
 
 from __future__ import annotations
 
-from tools.teeth.mutation import HiddenOnlyMutant, Mutant, mutate, rewrite_all, solution_source
+from tools.grade.workspace import reference_source
+from tools.teeth.mutation import HiddenOnlyMutant, Mutant, mutate, rewrite_all
 
 # ---------------------------------------------------------------------------------------------
 # Mutants, and a correct solution written differently
 # ---------------------------------------------------------------------------------------------
-_REFERENCE = solution_source("cam_loss")
+_REFERENCE = reference_source("cam_loss")
 _CAM_IN_LOSS = "cam = min_max_normalize(make_cam(feature_map, labels, fc_weight.detach()))"
 MUTANTS = {
     "l1_summed_not_averaged": Mutant(

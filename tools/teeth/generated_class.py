@@ -23,8 +23,8 @@ import tokenize
 from pathlib import Path
 
 from tools.build.stubs import make_stub
+from tools.grade.workspace import reference_source
 from tools.teeth import material
-from tools.teeth.mutation import solution_source
 from utils import course
 from utils.results import NotebookReport, QuestionResult, Status, SubmissionResult
 
@@ -105,13 +105,13 @@ def write_grades(folder: Path, size: int, seed: int = 0) -> list[SubmissionResul
 # Sources
 # ---------------------------------------------------------------------------------------------
 def stub(topic: str) -> str:
-    return make_stub(solution_source(topic), course.by_topic(topic).student_module)
+    return make_stub(reference_source(topic), course.by_topic(topic).student_module)
 
 
 def independent_alternative(topic: str) -> str:
     """The stub with only the solution regions that ALTERNATIVE writes differently from the reference filled
     in, from ALTERNATIVE: code that shares nothing with the reference but the given text."""
-    reference = [m.group(0) for m in REGION.finditer(solution_source(topic))]
+    reference = [m.group(0) for m in REGION.finditer(reference_source(topic))]
     regions = iter(reference)
 
     def unmark_if_rewritten(match: re.Match) -> str:
@@ -188,7 +188,7 @@ def hang(topic: str) -> str:
 
 def sources(topic: str) -> dict[str, str]:
     """{kind: module source} of the similarity class of one topic."""
-    reference, alternative = solution_source(topic), independent_alternative(topic)
+    reference, alternative = reference_source(topic), independent_alternative(topic)
     named = {
         "reference": reference,
         "alternative": alternative,

@@ -3,12 +3,13 @@ differently, and the parameters of a quick notebook run (see tools/teeth/__init_
 
 from __future__ import annotations
 
-from tools.teeth.mutation import HiddenOnlyMutant, Mutant, mutate, rewrite_all, solution_source
+from tools.grade.workspace import reference_source
+from tools.teeth.mutation import HiddenOnlyMutant, Mutant, mutate, rewrite_all
 
 # ---------------------------------------------------------------------------------------------
 # Mutants, and a correct solution written differently
 # ---------------------------------------------------------------------------------------------
-_REFERENCE = solution_source("linear_classifier")
+_REFERENCE = reference_source("linear_classifier")
 _SEARCHES = {"svm_search", "softmax_search"}
 MUTANTS = {
     "correct_class_in_margin_sum": Mutant(

@@ -6,12 +6,6 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
-from utils.course import REPO_ROOT
-
-
-def solution_source(topic: str) -> str:
-    return (REPO_ROOT / "solutions" / f"{topic}.py").read_text()
-
 
 @dataclass(frozen=True)
 class Mutant:

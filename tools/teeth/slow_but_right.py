@@ -3,8 +3,8 @@ alternative (correct), the mutants that only slow a timed function down, and the
 
 from __future__ import annotations
 
+from tools.grade.workspace import reference_source
 from tools.teeth import material
-from tools.teeth.mutation import solution_source
 
 # {topic: {speed question: the function its check times}}
 SPEED_QUESTIONS = {
@@ -60,7 +60,7 @@ def etf_objective(W):
 def submissions(topic: str) -> dict[str, tuple[str, str | None]]:
     """{label: (source, the function it slows down)}: the reference and the alternative (None: correct),
     and the mistakes that are only slow."""
-    hidden, reference = material(topic), solution_source(topic)
+    hidden, reference = material(topic), reference_source(topic)
     found = {"reference": (reference, None), "written differently": (hidden.ALTERNATIVE, None)}
     for name, mutant in hidden.MUTANTS.items():
         for key, words in mutant.must_fail.items():
