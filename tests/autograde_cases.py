@@ -12,6 +12,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,3 +88,11 @@ def all_cases() -> dict[str, Case]:
         args = ("--timeout", "8") if name == "infinite_loop" else ()
         quick[f"linear_classifier/{name}"] = Case(linear, source, args=args)
     return full_size | quick
+
+
+def grade_all(report_dir: Callable[[str], Path]) -> dict[str, tuple[dict, str]]:
+    """{"<topic>/<variant>": (report, scorecard)} for every case, two at a time; report_dir(key) gives
+    each case a folder of its own."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {key: pool.submit(run_case, case, report_dir(key)) for key, case in all_cases().items()}
+        return {key: future.result() for key, future in futures.items()}

@@ -1,29 +1,27 @@
 """The autograder on every assignment of the course: the reference passes everything, the stubs are not
 implemented, each mutant loses exactly the questions it breaks (with an actionable message), down to the
 parts it names, and modules that do not import or do not finish are reported, never crashed on. Every
-report is what it was before the course registry and the typed results came in
-(tests/fixtures/reports_before_the_registry.json; its questions with parts pinned again when parts came
-in, with the points their passing parts keep)."""
+report is what it was pinned (tests/fixtures/autograder_reports.json, written by
+`python -m tests.pin_autograder_reports`)."""
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from tests.autograde_cases import BROKEN
 from tests.mutants import assert_parts_fail_as_named, failing_questions
+from tests.pin_autograder_reports import PINNED, measured_masked, pinned_form
 from tools.teeth import material
 from utils.course import ASSIGNMENTS, by_topic, question_id
 
-# Slow: it runs notebooks. The first test pays for grading every case (conftest.py: graded), some 12
-# minutes on two cores, past the suite's per-test timeout.
+# Slow: it runs notebooks. The first test pays for grading every case (conftest.py: graded), which takes
+# longer than the suite's per-test timeout.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]
 
 TOPICS = [a.topic for a in ASSIGNMENTS]
-PINNED = Path(__file__).with_name("fixtures") / "reports_before_the_registry.json"
 
 
 def statuses(report: dict) -> dict[str, str]:
@@ -103,46 +101,13 @@ def test_a_question_that_runs_too_long_is_a_timeout_and_the_rest_still_grade(gra
     assert {q: status[q] for q in others} == dict.fromkeys(others, "passed")
 
 
-def _pinned_form(report: dict) -> dict:
-    """A report as pinned: line numbers of student modules masked (formatting the solutions moved them)."""
-
-    def masked(text):
-        return re.sub(r"line \d+", "line N", text) if text else None
-
-    return {
-        "notebook": report["notebook"],
-        "max": report["max"],
-        "earned": report["earned"],
-        "cause": masked(report.get("cause")),
-        "questions": [
-            [q["id"], q["points"], q["earned"], q["status"], masked(q["message"]) or ""]
-            for q in report["questions"]
-        ],
-    }
-
-
-def _measured_masked(pinned: dict, topic: str) -> dict:
-    """The pinned form with the measured numbers masked in the messages of the questions a quick run fails
-    by design (QUICK_CASUALTIES): a shortened training's accuracy moved by one test sample between two runs
-    on one thread (0.142 and 0.143, one mutant's SimCLR probe, in one CI run of many); their status and points
-    still count."""
-    casualties = material(topic).QUICK_CASUALTIES
-    return {
-        **pinned,
-        "questions": [
-            [*q[:4], re.sub(r"\d+\.\d+", "X", q[4]) if q[0] in casualties else q[4]]
-            for q in pinned["questions"]
-        ],
-    }
-
-
-def test_every_report_is_what_it_was_before_the_registry(graded):
+def test_every_report_is_what_it_was_pinned(graded):
     pinned = json.loads(PINNED.read_text())
     assert set(pinned) <= set(graded), "a case of the pinned run is no longer graded"
     changed = {
         key: (now, then)
         for key, before in pinned.items()
-        if (now := _measured_masked(_pinned_form(graded[key][0]), key.split("/")[0]))
-        != (then := _measured_masked(before, key.split("/")[0]))
+        if (now := measured_masked(pinned_form(graded[key][0]), key.split("/")[0]))
+        != (then := measured_masked(before, key.split("/")[0]))
     }
     assert not changed, json.dumps(changed, indent=1)[:5000]

@@ -3,7 +3,6 @@ all, every question has a check, hidden cases and a mutant that fails it, and im
 
 from __future__ import annotations
 
-import ast
 import importlib
 
 import pytest
@@ -93,45 +92,3 @@ def test_a_key_names_a_question_or_one_of_its_parts():
     assert simclr.resolve("sim") == (simclr.question("sim"), None)
     with pytest.raises(KeyError, match="no part 'speed'"):
         simclr.resolve("simclr_loss_vectorized/speed")
-
-
-def _python_files(folder: str) -> list:
-    return sorted((REPO_ROOT / folder).rglob("*.py"))
-
-
-def _imported_packages(path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    found = {
-        alias.name.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for alias in node.names
-    }
-    found |= {
-        node.module.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module
-    }
-    return found
-
-
-def test_imports_run_one_way():
-    """Student code never imports instructor code; nothing edits sys.path to reach a module."""
-    for path in _python_files("utils"):
-        assert not _imported_packages(path) & {"tools", "solutions", "tests", "benchmarks"}, path
-    for path in _python_files("tools") + _python_files("benchmarks"):
-        assert "tests" not in _imported_packages(path), path
-    for path in (
-        _python_files("utils") + _python_files("tools") + _python_files("benchmarks") + _python_files("tests")
-    ):
-        assert not any(_edits_sys_path(node) for node in ast.walk(ast.parse(path.read_text()))), path
-
-
-def _edits_sys_path(node: ast.AST) -> bool:
-    """node calls sys.path.insert or sys.path.append."""
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr in ("insert", "append")
-        and ast.unparse(node.func.value) == "sys.path"
-    )

@@ -1,4 +1,4 @@
-"""Teeth: every mutant (tools/grade/hidden/<topic>.py) fails exactly the self-contained questions it breaks,
+"""Teeth: every mutant (tools/teeth/<topic>.py) fails exactly the self-contained questions it breaks,
 with the hint that fixes it, when the notebook's graded cells run against it in this process
 (tools/build/self_contained.py); the reference and the correct variant pass them all. Mutants that break a
 question needing the notebook's run (training, searches) are also graded through the notebook
@@ -73,3 +73,9 @@ def test_a_mutant_graded_only_in_process_breaks_only_self_contained_questions(to
         assert failing_questions(mutant) <= self_contained(topic), (
             "grade it through the notebook (notebook=True)"
         )
+
+
+@pytest.mark.parametrize("topic", [a.topic for a in ASSIGNMENTS])
+def test_the_first_mutant_of_each_topic_is_graded_through_the_notebook(topic):
+    """The notebook's path from a failed check to the report is pinned for every assignment."""
+    assert next(iter(material(topic).MUTANTS.values())).notebook

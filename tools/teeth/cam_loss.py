@@ -18,6 +18,7 @@ MUTANTS = {
         ),
         {"cam_loss": "do not sum them"},
         {"cam_loss_train_step"},
+        notebook=True,
     ),
     "fc_weight_not_detached": Mutant(
         mutate(
@@ -80,7 +81,6 @@ MUTANTS = {
         ),
         {"make_cam_naive": "wrong value"},
         {"make_cam"},
-        notebook=False,
     ),
     "make_cam_loops_over_the_samples": Mutant(
         mutate(
@@ -91,7 +91,6 @@ MUTANTS = {
         ),
         {"make_cam": "faster than a loop over the samples"},
         frozenset({"cam_training"}),
-        notebook=False,
     ),
     "vectorized_cam_calls_the_loop": Mutant(
         mutate(
@@ -104,13 +103,11 @@ MUTANTS = {
         {"make_cam": "faster than a loop over the samples"},
         # Training through the loop runs past its limit, ten times the reference's time.
         frozenset({"cam_training"}),
-        notebook=False,
     ),
     "caam_averaged_not_summed": Mutant(
         mutate(_REFERENCE, "make_caam", "caam = feature_map.sum(dim=1)", "caam = feature_map.mean(dim=1)"),
         {"make_caam": "wrong value"},
         {"cam_loss", "cam_loss_train_step"},
-        notebook=False,
     ),
     "mass_inside_by_area": Mutant(
         mutate(
@@ -121,12 +118,12 @@ MUTANTS = {
             "    total = maps.mean(dim=(1, 2))\n",
         ),
         {"localization": "not mean inside / mean overall"},
-        notebook=False,
     ),
     "train_step_without_backward": Mutant(
         mutate(_REFERENCE, "cam_loss_train_step", "    total.backward()\n", ""),
         {"cam_loss_train_step": "unchanged", "cam_training": "accuracy"},
         full_run=True,
+        notebook=True,
     ),
 }
 

@@ -15,6 +15,7 @@ MUTANTS = {
     "correct_class_in_margin_sum": Mutant(
         mutate(_REFERENCE, "svm_loss_naive", "            if j == label:\n                continue\n", ""),
         {"svm_loss_naive/loss": "skips the correct class"},
+        notebook=True,
     ),
     "regularization_gradient_left_out": Mutant(
         mutate(
@@ -54,6 +55,7 @@ MUTANTS = {
     "predict_with_argmin": Mutant(
         mutate(_REFERENCE, "predict_linear_classifier", ".argmax(dim=1)", ".argmin(dim=1)"),
         {"predict_linear_classifier": "argmin", "svm_search": "accuracy", "softmax_search": "accuracy"},
+        notebook=True,
     ),
     "test_one_param_set_ignores_num_iters": Mutant(
         mutate(
@@ -74,6 +76,7 @@ MUTANTS = {
             "svm_search": "accuracy",
             "softmax_search": "accuracy",
         },
+        notebook=True,
     ),
     # Graded in-process only (tests/test_teeth.py): they break self-contained questions alone.
     "softmax_naive_gradient_of_half_the_regularization": Mutant(
@@ -84,7 +87,6 @@ MUTANTS = {
             "dW = dW / num_train + reg * W",
         ),
         {"softmax_loss_naive/gradient": "not reg * W"},
-        notebook=False,
     ),
     "svm_grid_too_large": Mutant(
         mutate(
@@ -95,7 +97,6 @@ MUTANTS = {
         ),
         {"svm_get_search_params": "keep the search quick"},
         {"svm_search"},
-        notebook=False,
     ),
     "softmax_grid_left_empty": Mutant(
         mutate(
@@ -106,7 +107,6 @@ MUTANTS = {
         ),
         {"softmax_get_search_params": "at least one value"},
         {"softmax_search"},
-        notebook=False,
     ),
     "softmax_vectorized_calls_the_loop": Mutant(
         mutate(
@@ -118,7 +118,6 @@ MUTANTS = {
         ),
         {"softmax_vectorized_speedup": "faster than the naive version"},
         {"softmax_search"},
-        notebook=False,
     ),
 }
 # Mistakes the notebooks' public checks miss (their inputs are float64 and have several samples).

@@ -15,8 +15,10 @@ class Mutant:
     must_fail: dict[str, str]  # question -> words its message must hold (the hint that fixes the mistake)
     may_fail: frozenset[str] = field(default_factory=frozenset)  # questions downstream of the mistake
     # Also graded through the notebook (tests/test_autograde.py), not only by running the graded cells of
-    # self-contained questions in-process (tests/test_teeth.py); needed when it breaks a training question.
-    notebook: bool = True
+    # self-contained questions in-process (tests/test_teeth.py): needed when it breaks a question that needs
+    # the notebook's run (training, searches), and kept for one mutant a topic (the first) so that the
+    # notebook's path from a failed check to the report is pinned for every assignment.
+    notebook: bool = False
     full_run: bool = False  # its notebook run keeps the notebook's own parameters (not QUICK_PARAMETERS)
 
 

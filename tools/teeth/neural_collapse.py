@@ -15,6 +15,7 @@ MUTANTS = {
         mutate(_REFERENCE, "simplex_etf", "(U - U.mean(dim=1, keepdim=True))", "U"),
         {"simplex_etf": "centre the orthonormal columns"},
         {"etf_classifier"},
+        notebook=True,
     ),
     "etf_scale_missing": Mutant(
         mutate(_REFERENCE, "simplex_etf", "W = math.sqrt(C / (C - 1)) * (U", "W = (U"),
@@ -65,19 +66,16 @@ MUTANTS = {
             "etf_classifier",
             "nc2",
         },
-        notebook=False,
     ),
     "naive_objective_gradient_half": Mutant(
         mutate(_REFERENCE, "etf_objective_naive", "            grad[:, j] += 2 * error * W[:, i]\n", ""),
         {"etf_objective_naive": "gradient"},
         {"etf_objective"},
-        notebook=False,
     ),
     "objective_gradient_without_the_factor_4": Mutant(
         mutate(_REFERENCE, "etf_objective", "grad = 4 * W @ error", "grad = 2 * W @ error"),
         {"etf_objective": "gradient"},
         {"etf_gradient_descent"},
-        notebook=False,
     ),
     "etf_objective_loops_over_the_columns": Mutant(
         mutate(
@@ -87,12 +85,10 @@ MUTANTS = {
             "    error = torch.stack([W.t() @ W[:, j] - M[:, j] for j in range(W.shape[1])], dim=1)\n",
         ),
         {"etf_objective": "faster than a loop over the columns"},
-        notebook=False,
     ),
     "descent_steps_up_the_gradient": Mutant(
         mutate(_REFERENCE, "etf_by_gradient_descent", "W = W - lr * grad", "W = W + lr * grad"),
         {"etf_gradient_descent": "tol"},
-        notebook=False,
     ),
     "dot_regression_without_the_half": Mutant(
         mutate(
@@ -102,7 +98,6 @@ MUTANTS = {
             "loss = ((cosine - 1) ** 2).mean()",
         ),
         {"dot_regression_loss": "1/2"},
-        notebook=False,
     ),
     "dot_regression_weight_detached": Mutant(
         mutate(
@@ -118,14 +113,12 @@ MUTANTS = {
             _REFERENCE, "neural_collapse_metrics", "(norms.std() / norms.mean()).item()", "norms.std().item()"
         ),
         {"nc2": "nc2_equinorm"},
-        notebook=False,
     ),
     "nc3_without_normalizing": Mutant(
         mutate(
             _REFERENCE, "neural_collapse_metrics", "(W / W.norm() - M / M.norm()).norm()", "(W - M).norm()"
         ),
         {"nc3": "nc3"},
-        notebook=False,
     ),
     "nc4_farthest_mean": Mutant(
         mutate(
@@ -135,7 +128,6 @@ MUTANTS = {
             "torch.cdist(h, means).argmax(dim=1)",
         ),
         {"nc4": "nc4"},
-        notebook=False,
     ),
 }
 

@@ -19,6 +19,7 @@ MUTANTS = {
             "            if True:\n                denominator",
         ),
         {"simclr_loss_naive": "leave out k = i"},
+        notebook=True,
     ),
     "positive_from_the_wrong_half": Mutant(
         mutate(_REFERENCE, "simclr_loss_naive", "positive = i + N if i < N else i - N", "positive = i"),
@@ -81,7 +82,6 @@ loss = -torch.log(positives / denominator).mean()
         ),
         {"sim": "both norms"},
         {"simclr_loss_naive"},
-        notebook=False,
     ),
     "positive_pairs_without_a_column": Mutant(
         mutate(
@@ -92,12 +92,12 @@ loss = -torch.log(positives / denominator).mean()
         ),
         {"sim_positive_pairs": "expected (6, 1)"},
         {"simclr_loss_vectorized", "simclr_train_step", "simclr_training"},
-        notebook=False,
     ),
     "train_step_never_steps": Mutant(
         mutate(_REFERENCE, "simclr_train_step", "    optimizer.step()\n", ""),
         {"simclr_train_step": "did not change the model's parameters", "simclr_training": "accuracy"},
         full_run=True,
+        notebook=True,
     ),
 }
 
