@@ -164,7 +164,7 @@ def test_a_worker_with_another_repository_refuses_and_says_why(tmp_path):
         if (REPO_ROOT / name).is_file():
             (other / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / name, other / name)
-    with (other / "tools" / "hidden" / f"{TOPIC}.py").open("a") as handle:
+    with (other / "tools" / "grade" / "hidden" / f"{TOPIC}.py").open("a") as handle:
         handle.write("\n# a hidden check changed since\n")
     out = tmp_path / "grades"
     with localhost_cluster(1, other) as running:

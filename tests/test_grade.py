@@ -350,7 +350,7 @@ def test_gradescope_entry_point_writes_results_json(tmp_path):
     (tmp_path / "submission" / "linear_classifier.py").write_text(REFERENCE)
     env = {**os.environ, "AUTOGRADER": str(tmp_path), "LOSSLAB_GRADE_ARGS": f"--notebooks {NOTEBOOK}"}
     proc = subprocess.run(
-        ["bash", str(REPO_ROOT / "tools" / "gradescope" / "run_autograder")],
+        ["bash", str(REPO_ROOT / "tools" / "grade" / "gradescope" / "run_autograder")],
         env=env,
         capture_output=True,
         text=True,
