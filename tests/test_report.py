@@ -1,6 +1,7 @@
 """The class report (tools/report/) on a generated class (benchmarks/generated_class.py): its numbers against
 grades.csv, failure groups against the mutants' hints, similarity of copies and of independent solutions,
-the Canvas export, the regrade diff, and the page itself (parsed, and rendered once by headless Chromium)."""
+the Canvas export, the regrade diff, the page itself (parsed, and rendered once by headless Chromium), and the
+page and summary.md as two renderings of one document: the same rows and numbers, what students wrote escaped."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import io
 import itertools
 import json
 import math
+import re
 import shutil
 import subprocess
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -23,6 +26,8 @@ from tools.report import report as class_report
 from tools.report import similarity
 from tools.report.__main__ import main
 from tools.report.canvas import FIXED, POINTS_POSSIBLE, column
+from tools.report.content import build_document
+from tools.report.document import Table, plain
 from tools.report.load import read_results
 from tools.report.stats import failure_key
 from tools.teeth import generated_class
@@ -61,6 +66,7 @@ class _Page(HTMLParser):
         self.open: list[str] = []
         self.tags: list[tuple[str, dict]] = []
         self.cells: list[list[str]] = []  # the text of each table row's cells
+        self.text: list[str] = []  # the text a reader sees (not the style sheet or the title)
         self.errors: list[str] = []
 
     def handle_starttag(self, tag, attrs):
@@ -69,6 +75,8 @@ class _Page(HTMLParser):
             self.cells.append([])
         if tag == "td" and self.cells:
             self.cells[-1].append("")
+        if tag == "li" and "td" in self.open:
+            self.cells[-1][-1] += " "  # a list's items in a cell, apart
         if tag not in VOID:
             self.open.append(tag)
 
@@ -83,6 +91,8 @@ class _Page(HTMLParser):
     def handle_data(self, data):
         if "td" in self.open and self.cells and self.cells[-1]:
             self.cells[-1][-1] += data
+        if not {"style", "title"} & set(self.open):
+            self.text.append(data)
 
 
 def _parse(path: Path) -> _Page:
@@ -180,6 +190,86 @@ def test_limits_and_the_isolation_are_shown(report):
     assert dict(first.limits)[memory] == [(first.assignment.questions[1].id, "memory")]
     assert "NOT isolated" in text and "NOT isolated" in page
     assert f"{hang}: {first.assignment.questions[0].id} (timeout)" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# The page and summary.md: one document
+# ---------------------------------------------------------------------------------------------
+MARKDOWN_CELL = re.compile(r"(?<!\\)\|")  # a pipe that is not escaped
+MARKDOWN_LINK = re.compile(r"\]\((<[^>]*>|[^)]*)\)")  # a link's destination: not text the reader sees
+
+
+def _markdown_text(text: str) -> str:
+    """Markdown as a reader sees it, near enough: no link destinations, no backslash escapes."""
+    return re.sub(r"\\(.)", r"\1", MARKDOWN_LINK.sub("]", text))
+
+
+def _markdown_rows(text: str) -> list[list[str]]:
+    """The cells of each table row of a Markdown text (not the header rows), escapes kept."""
+    lines = text.splitlines()
+    rows = []
+    for i, line in enumerate(lines):
+        separator = i + 1 < len(lines) and lines[i + 1].startswith("| ---")
+        if line.startswith("| ") and not line.startswith("| ---") and not separator:
+            rows.append([cell.strip() for cell in MARKDOWN_CELL.split(line)[1:-1]])
+    return rows
+
+
+def _words(text: str) -> list[str]:
+    """The words and numbers of a text, without markup or punctuation that the two renderings spell apart."""
+    return re.findall(r"[\w.%/()'-]+", text)
+
+
+def test_the_page_and_the_summary_carry_the_same_rows_and_numbers(report):
+    """Every table row of the document is a row of the page and of summary.md, word for word; and the page's
+    text and the summary hold the same numbers in the same order."""
+    html, markdown = (report.folder / "index.html").read_text(), (report.folder / "summary.md").read_text()
+    document = build_document(report)
+    tables = [b for section in document for b in section.blocks if isinstance(b, Table)]
+    expected = [[_words(plain(cell)) for cell in row] for table in tables for row in table.rows]
+    assert len(expected) >= sum(1 + len(s.questions) for s in report.assignments)  # overview, questions
+    page = _parse(report.folder / "index.html")
+    assert [[_words(cell) for cell in row] for row in page.cells if row] == expected
+    rows = _markdown_rows(markdown)
+    assert [[_words(_markdown_text(cell)) for cell in row] for row in rows] == expected
+    number = re.compile(r"\d+(?:\.\d+)?")
+    assert number.findall(" ".join(page.text)) == number.findall(_markdown_text(markdown))
+    assert "Scores: " in html and "Slowest: " in markdown  # what each rendering used to say alone
+
+
+EVIL = "<script>alert(1)</script> | x"
+
+
+def test_what_students_wrote_is_text_in_the_page_and_the_summary(grades, tmp_path):
+    """A student named, and a failure message holding, markup and a table's pipe: the page shows them as
+    text and runs no script; summary.md escapes them, and its tables keep their columns."""
+    folder = tmp_path / "grades"
+    shutil.copytree(grades, folder, ignore=shutil.ignore_patterns("report"))
+    hang = f"student{generated_class.kinds().index('hang'):04d}"
+    path = folder / f"{hang}.json"
+    result = json.loads(path.read_text())
+    result["student"] = EVIL
+    question = result["notebooks"][0]["questions"][0]  # timed out: a failure group and a limit hit
+    question["message"] = f"{EVIL} *not emphasis*\nHint: {EVIL} _not emphasis_"
+    path.write_text(json.dumps(result))
+    class_report.write(class_report.build(folder, progress=False))
+    html, markdown = ((folder / "report" / name).read_text() for name in ("index.html", "summary.md"))
+    page = _parse(folder / "report" / "index.html")
+    assert "<script" not in html and not [t for t, _ in page.tags if t == "script"]
+    text = "".join(page.text)
+    assert f"{EVIL}: {question['id']} (timeout)" in text  # the limit, by the student's name
+    assert f"{EVIL} _not emphasis_ ({EVIL}" in text  # the failure group: its hint and its student
+    assert any(attrs.get("title", "").startswith(f"{EVIL} *not") for _, attrs in page.tags)
+    assert escape(EVIL) in html
+    escaped = r"\<script\>alert(1)\</script\> \| x"
+    assert not re.search(r"(?<!\\)<script", markdown)  # every < escaped
+    assert f"- {escaped}: {question['id']} (timeout)" in markdown
+    assert f"{escaped} \\_not emphasis\\_ *({escaped}" in markdown
+    rows = _markdown_rows(markdown)
+    assert any(escaped in cell for row in rows for cell in row)
+    for table in markdown.split("\n\n"):  # each row as wide as its table's header
+        lines = [line for line in table.splitlines() if line.startswith("| ")]
+        assert len({len(MARKDOWN_CELL.split(line)) for line in lines}) <= 1, lines
 
 
 # ---------------------------------------------------------------------------------------------

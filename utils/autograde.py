@@ -133,7 +133,7 @@ def format_scorecard(report: NotebookReport) -> str:
         message = "" if report.cause or by_parts else q.message
         lines.append(_scorecard_line(q.status, q.id, q.earned, q.points, message, width))
         for part in q.parts if by_parts else ():
-            earned = part.points if part.status is Status.PASSED else 0.0
+            earned = q.earned_by(part)
             lines.append(
                 _scorecard_line(part.status, f"  {part.id}", earned, part.points, part.message, width)
             )

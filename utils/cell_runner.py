@@ -24,7 +24,7 @@ from queue import Empty
 import nbformat
 import pytest
 
-from utils.results import PARTS_MIME, Status
+from utils.results import PARTS_MIME, Status, status_of
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 KERNEL_DIED = (
@@ -120,11 +120,7 @@ def classify(facts: CellFacts, error: dict | None, passed: bool, timeout: float)
     if error is None:
         return CellOutcome(Status.ERROR, "the cell failed without an error from the kernel")
     evalue = ANSI_ESCAPE.sub("", error["evalue"])
-    if error["ename"] == "AssertionError":
-        return CellOutcome(Status.FAILED, evalue or "a check failed (AssertionError without a message)")
-    if error["ename"] == "NotImplementedError":
-        return CellOutcome(Status.NOT_IMPLEMENTED, evalue or "not implemented yet")
-    return CellOutcome(Status.ERROR, summarize_traceback("\n".join(error["traceback"])))
+    return CellOutcome(*status_of(error["ename"], evalue, summarize_traceback("\n".join(error["traceback"]))))
 
 
 def parts_bundle(outputs: list) -> object:

@@ -17,7 +17,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.display import display
 
 from utils.gradcheck import rel_error
-from utils.results import PARTS_MIME, Status
+from utils.results import PARTS_MIME, Status, status_of_exception
 
 _collected: list[dict] | None = None  # the bundles published so far, while collecting_parts() is on
 
@@ -164,17 +164,6 @@ def report_pass(question: str, detail: str = "") -> None:
     print(f"PASSED {question}" + (f": {detail}" if detail else ""))
 
 
-def part_outcome(error: BaseException | None) -> tuple[Status, str]:
-    """A part's status and message from the exception that ended it (None: it passed)."""
-    if error is None:
-        return Status.PASSED, ""
-    if isinstance(error, AssertionError):
-        return Status.FAILED, str(error) or "a check failed (AssertionError without a message)"
-    if isinstance(error, NotImplementedError):
-        return Status.NOT_IMPLEMENTED, str(error) or "not implemented yet"
-    return Status.ERROR, f"{type(error).__name__}: {error}"
-
-
 class Parts:
     """Grades a question part by part, so that a failing part does not stop the others:
 
@@ -207,7 +196,7 @@ class Parts:
         unfinished = [e for e in self.errors.values() if isinstance(e, NotImplementedError)]
         if unfinished:  # a TODO left: the question is not implemented, whatever parts its checks passed
             raise unfinished[0]
-        outcomes = {part: part_outcome(error) for part, error in self.errors.items()}
+        outcomes = {part: status_of_exception(error) for part, error in self.errors.items()}
         _publish(
             {
                 "question": self.question,

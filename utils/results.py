@@ -39,6 +39,29 @@ class Status(str, enum.Enum):
         }[self.value]
 
 
+def status_of(error: str | None, message: str = "", detail: str | None = None) -> tuple[Status, str]:
+    """The one rule from how a check ended to its status and message. error is the name of the exception
+    that ended it (None: it passed); message is the exception's text, detail what an error shows (default
+    "Name: message"). A check's AssertionError is a failure, a TODO's NotImplementedError not implemented
+    yet, anything else an error."""
+    if error is None:
+        return Status.PASSED, ""
+    if error == "AssertionError":
+        return Status.FAILED, message or "a check failed (AssertionError without a message)"
+    if error == "NotImplementedError":
+        return Status.NOT_IMPLEMENTED, message or "not implemented yet"
+    return Status.ERROR, detail if detail is not None else f"{error}: {message}"
+
+
+def status_of_exception(error: BaseException | None) -> tuple[Status, str]:
+    """status_of for an exception caught in this process (a subclass counts as its base)."""
+    if error is None:
+        return status_of(None)
+    named = (AssertionError, NotImplementedError)
+    kind = next((base.__name__ for base in type(error).__mro__ if base in named), type(error).__name__)
+    return status_of(kind, str(error), f"{type(error).__name__}: {error}")
+
+
 class MalformedReport(ValueError):
     """JSON that is not a report (student code shares the folder the autograder writes to)."""
 
@@ -71,10 +94,18 @@ class QuestionResult:
     def failed_parts(self) -> list[PartResult]:
         return [p for p in self.parts if p.status is not Status.PASSED]
 
+    def earned_by(self, part: PartResult) -> float:
+        """The points a part keeps: its own when it passed, none when the question failed outside its parts
+        (the hidden checks, or the cell after its check)."""
+        outside = self.status is not Status.PASSED and not self.failed_parts
+        return part.points if part.status is Status.PASSED and not outside else 0.0
+
     @property
     def earned(self) -> float:
-        if self.failed_parts:
-            return sum(p.points for p in self.parts if p.status is Status.PASSED)
+        """The question's points earned, the one rule every report, scorecard and export reads: the points of
+        its passed parts, or all or nothing for a question without parts."""
+        if self.parts:
+            return sum(self.earned_by(p) for p in self.parts)
         return self.points if self.status is Status.PASSED else 0.0
 
     def to_json(self) -> dict:

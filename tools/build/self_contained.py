@@ -20,7 +20,7 @@ from utils.cell_runner import CellOutcome
 from utils.course import REPO_ROOT, Assignment
 from utils.graded_cells import code_cells, headers
 from utils.grading import collecting_parts
-from utils.results import Status
+from utils.results import status_of_exception
 
 
 def check_cells(assignment: Assignment, root: Path = REPO_ROOT) -> dict[str, str]:
@@ -78,10 +78,6 @@ def _run_cell(question_id: str, source: str, namespace: dict) -> CellOutcome:
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             exec(compile(source, f"<{question_id} graded cell>", "exec"), namespace)  # noqa: S102
-    except AssertionError as error:
-        return CellOutcome(Status.FAILED, str(error))
-    except NotImplementedError as error:
-        return CellOutcome(Status.NOT_IMPLEMENTED, str(error))
     except Exception as error:
-        return CellOutcome(Status.ERROR, f"{type(error).__name__}: {error}")
-    return CellOutcome(Status.PASSED)
+        return CellOutcome(*status_of_exception(error))
+    return CellOutcome(*status_of_exception(None))

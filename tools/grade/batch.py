@@ -5,21 +5,20 @@ A submission is one entry of SUBMISSIONS_DIR named after the student: a folder o
 always runs the canonical notebooks, so edits to graded cells change nothing. A topic left out is graded
 as the untouched stub (every question not implemented).
 
-Each submission is one Dask task (tools.grade.task), run on an embedded cluster of --workers
-single-thread processes, or with --scheduler on a running Dask cluster whose workers hold the same
-repository (tools.grade.cluster; the README has recipes for Slurm and Kubernetes). Each is graded in its
-own temporary copy (tools.grade.run), which holds no
-solutions/, tools/ or tests/: the notebooks and their public checks, then the hidden checks. Every process
-of a submission runs with one thread and the limits of tools.grade.limits, isolated as far as this
-machine allows (tools.grade.isolation: bubblewrap; the batch's first line says how). A submission that crashes,
-hangs, exhausts its memory or leaves no valid report costs its own questions, with a message, and
-nothing else.
+Each submission is one Dask task (tools.grade.task), run on an embedded cluster of --workers single-thread
+processes, or with --scheduler on a running Dask cluster whose workers hold the same repository
+(tools.grade.cluster; docs/instructors/cluster.md has recipes for Slurm and Kubernetes). Each is graded in
+its own temporary copy (tools.grade.run), which holds no solutions/, tools/ or tests/: the notebooks and
+their public checks, then the hidden checks. Every process of a submission runs with one thread and the
+limits of tools.grade.limits, isolated as far as this machine allows (tools.grade.isolation: bubblewrap; the
+batch's first line says how). A submission that crashes, hangs, exhausts its memory or leaves no valid
+report costs its own questions, with a message, and nothing else.
 
-Output, written atomically as each submission finishes: `<out>/<student>.json` (the reports, with each hidden-checked
-question's tally), `<out>/grades.csv` (a row per student, a column per question, the total), and
-`<out>/gradescope/<student>/results.json` in Gradescope's format. Grades already in <out> are first copied
-to `<out>/history/<timestamp>/` (the class report's regrade diff reads them), and `<out>/.batch.json` records
-how the batch ran. Rerunning the command grades only the students it has no current grade for (their
+Output, written atomically as each submission finishes: `<out>/<student>.json` (the reports, with each
+hidden-checked question's tally), `<out>/grades.csv` (a row per student, a column per question, the total),
+and `<out>/gradescope/<student>/results.json` in Gradescope's format. Grades already in <out> are first
+copied to `<out>/history/<timestamp>/` (the class report's regrade diff reads them), and `<out>/.batch.json`
+records how the batch ran. Rerunning the command grades only the students it has no current grade for (their
 submission or the repository changed, or the batch stopped first); --regrade grades everyone again.
 """
 

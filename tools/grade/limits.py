@@ -11,9 +11,16 @@ from utils.settings import QUESTION_TIMEOUT, Setting
 SUBMISSION_TIMEOUT = Setting(
     "--submission-timeout", 3600.0, "seconds for a submission's notebooks, and again for its hidden checks"
 )
-CALL_TIMEOUT = Setting("--call-timeout", 20.0, "seconds per call of a hidden check into the student's code")
+CALL_TIMEOUT = Setting(
+    "--call-timeout",
+    None,
+    "seconds per call of a hidden check into the student's code",
+    otherwise="each hidden check's limit derived from the reference's time on it",
+)
 MEMORY_GB = Setting("--memory-gb", 4.0, "memory limit of each process of a submission, in GiB (RLIMIT_DATA)")
-WORKERS = Setting("--workers", os.cpu_count() or 1, "submissions graded at once (default: the cores)")
+WORKERS = Setting(
+    "--workers", os.cpu_count() or 1, "submissions graded at once (the default: this machine's cores)"
+)
 LIMIT_FACTOR = Setting(
     "--limit-factor",
     10.0,
@@ -33,7 +40,7 @@ def derived_limit(reference_seconds: float, factor: float = LIMIT_FACTOR.default
 class Limits:
     question_timeout: float | None = None  # None: each cell's derived limit, else the autograder's default
     submission_timeout: float = SUBMISSION_TIMEOUT.default
-    call_timeout: float | None = None  # None: each hidden check's limit derived from the reference's time
+    call_timeout: float | None = CALL_TIMEOUT.default  # None: derived from the reference's time on each case
     memory_gb: float = MEMORY_GB.default
     limit_factor: float = LIMIT_FACTOR.default
     cell_limits: dict | None = None  # {notebook: {code cell index: seconds}}, derived from the reference
@@ -52,6 +59,5 @@ class Limits:
 
 def add_limits(parser: argparse.ArgumentParser) -> None:
     QUESTION_TIMEOUT.add_to(parser, otherwise="each cell's limit derived from the reference's time on it")
-    CALL_TIMEOUT.add_to(parser, otherwise="each hidden check's limit derived from the reference's time on it")
-    for setting in (SUBMISSION_TIMEOUT, MEMORY_GB, WORKERS, LIMIT_FACTOR):
+    for setting in (CALL_TIMEOUT, SUBMISSION_TIMEOUT, MEMORY_GB, WORKERS, LIMIT_FACTOR):
         setting.add_to(parser)

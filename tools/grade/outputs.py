@@ -51,7 +51,7 @@ def _gradescope_tests(report: NotebookReport, q: QuestionResult) -> list[dict]:
     return [
         _gradescope_test(
             f"{name}/{p.id}",
-            0.0 if outside or p.status is not Status.PASSED else p.points,
+            q.earned_by(p),
             p.points,
             q.status if outside else p.status,
             q.message if outside else p.message,

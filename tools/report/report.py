@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.report import canvas, page, regrade, similarity, summary
+from tools.report.content import build_document
 from tools.report.load import read_batch, read_results
 from tools.report.stats import AssignmentStats, assignment_stats
 from utils import course
@@ -57,8 +58,9 @@ def build(
 
 
 def write(report: ClassReport) -> Path:
-    """index.html and summary.md in the report folder; the page's path."""
-    (report.folder / "summary.md").write_text(summary.markdown(report))
+    """index.html and summary.md in the report folder, both written from one document; the page's path."""
+    document = build_document(report)
+    (report.folder / "summary.md").write_text(summary.markdown(document))
     path = report.folder / "index.html"
-    path.write_text(page.html(report))
+    path.write_text(page.html(document))
     return path
