@@ -231,9 +231,8 @@ def _stand_in(source: str) -> str:
 
 
 # The kernel's OpenMP threads sleep as soon as they wait instead of spinning first (unless the caller says
-# otherwise). Spinning pays only on an idle machine: with two busy processes per core, 40 steps of
-# assignment 3's network took 31-46 s on torch's default threads against 4.3 s with waiting threads asleep
-# (0.7 s and 0.8 s idle), and the CAM training cell ran past its 600 s limit.
+# otherwise). Spinning pays only on an idle machine: on a busy one, spinning threads made assignment 3's training
+# several times slower, past its cell's limit (benchmarks/README.md, false fails under load).
 KERNEL_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 

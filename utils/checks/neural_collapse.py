@@ -121,9 +121,9 @@ def check_etf_objective_naive(etf_objective_naive: Callable) -> None:
     report_pass("etf_objective_naive", "loss and gradient match autograd")
 
 
-# etf_objective against a loop over the columns (benchmarks/README.md, speed margins; CPU time, idle and
-# busy): correct code measured at least 3.8x (autograd's backward is the slowest correct way; the reference
-# 10.8x), an etf_objective that keeps the loop at most 1.2x; the threshold sits near the middle on a log scale.
+# etf_objective against a loop over the columns, in CPU time: the threshold sits near the middle, on a log
+# scale, between correct code's worst ratio (autograd's backward is the slowest correct way) and a kept loop's
+# best, idle and busy (benchmarks/README.md, speed margins).
 MIN_ETF_SPEEDUP = 2
 
 

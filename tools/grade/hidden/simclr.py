@@ -196,11 +196,10 @@ def two_steps(module, state, x_i, x_j, tau):
 # Training: a short run in the child; the grader measures the NT-Xent loss of views it keeps
 # ---------------------------------------------------------------------------------------------
 NUM_TRAIN, NUM_HELD_OUT, IMAGE_SIZE, TRAIN_STEPS = 256, 144, 16, 20
-# The held-out loss after training over the loss at the start, near the middle of the gap measured over 10
-# seeds of the case's inputs (benchmarks/hidden_gate_margins.py): after 20 steps correct code's worst 0.834,
-# a step that never steps 0.992 (its forward passes still move BatchNorm's running statistics; a model that does
-# not change stays at 1). After 10 steps correct code reached 0.910, over the 0.9 it was held to then: twice the
-# steps doubled the gap for about a second of grading.
+# The held-out loss after training over the loss at the start: near the middle of the gap between correct
+# code's worst and a step that never steps, over 10 seeds of the case's inputs (benchmarks/hidden_gate_margins.py;
+# the figures in benchmarks/README.md). A step that never steps still moves BatchNorm's running statistics in
+# its forward passes, so it sits just below 1. Twenty steps, not ten: the gap doubles for about a second.
 MAX_LOSS_RATIO = 0.92
 
 
