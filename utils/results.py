@@ -43,13 +43,15 @@ def status_of(error: str | None, message: str = "", detail: str | None = None) -
     """The one rule from how a check ended to its status and message. error is the name of the exception
     that ended it (None: it passed); message is the exception's text, detail what an error shows (default
     "Name: message"). A check's AssertionError is a failure, a TODO's NotImplementedError not implemented
-    yet, anything else an error."""
+    yet, a function stopped because it hung before a timeout, anything else an error."""
     if error is None:
         return Status.PASSED, ""
     if error == "AssertionError":
         return Status.FAILED, message or "a check failed (AssertionError without a message)"
     if error == "NotImplementedError":
         return Status.NOT_IMPLEMENTED, message or "not implemented yet"
+    if error == "FunctionHung":  # utils/watch.py: a function seen to hang, stopped at its short limit
+        return Status.TIMEOUT, message
     return Status.ERROR, detail if detail is not None else f"{error}: {message}"
 
 

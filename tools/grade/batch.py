@@ -38,7 +38,7 @@ from tqdm import tqdm
 from tools.grade.cluster import ALLOWED_FAILURES, dashboard_available, dask_client
 from tools.grade.fingerprint import repository_fingerprint, submission_hash
 from tools.grade.isolation import FIRST_STUDENT_UID
-from tools.grade.limits import WORKERS, Limits, add_limits, derived_limit
+from tools.grade.limits import WORKERS, Limits, add_limits, derived_limit, hung_function_limit
 from tools.grade.outputs import GradesTable, batch_record, result_paths, start_batch, write_result
 from tools.grade.submissions import find_submissions, read_modules
 from tools.grade.task import Job, failed_result, grade_job, time_the_reference_job, worker_isolation
@@ -97,33 +97,38 @@ def _is_current(result: SubmissionResult | None, job: Job) -> bool:
     )
 
 
-def _cell_limits(
+def _derived_limits(
     client: Client, out: Path, notebooks: tuple[str, ...], limits: Limits, fingerprint: str
-) -> dict:
-    """Each code cell's limit: limit_factor times the reference's time on it, run on the cluster as a
-    submission is, plus some slack and never below a floor (tools.grade.limits.derived_limit). A batch
-    that resumes one of the same repository and factor keeps its limits, so the whole class has the same."""
+) -> Limits:
+    """The limits derived from the reference's run on the cluster, run as a submission is: each code cell's
+    (limit_factor times the reference's time on it, plus some slack, never below a floor) and each student
+    function's short limit once it is seen to hang (tools.grade.limits). A batch that resumes one of the same
+    repository and factor keeps its limits, so the whole class has the same."""
     record = batch_record(out)
     if (
         record.get("fingerprint") == fingerprint
         and record.get("limit_factor") == limits.limit_factor
         and set(notebooks) <= set(record.get("cell_limits", {}))
+        and "function_limits" in record
     ):
-        print("the cells' time limits are the resumed batch's", flush=True)
-        return {notebook: record["cell_limits"][notebook] for notebook in notebooks}
+        print("the time limits are the resumed batch's", flush=True)
+        cells = {notebook: record["cell_limits"][notebook] for notebook in notebooks}
+        return dataclasses.replace(limits, cell_limits=cells, function_limits=record["function_limits"])
     start = time.perf_counter()
     times = client.submit(time_the_reference_job, notebooks, limits, fingerprint, pure=False).result()
     cell_limits = {
         notebook: {str(cell): derived_limit(t, limits.limit_factor) for cell, t in cells.items()}
-        for notebook, cells in times.items()
+        for notebook, cells in times.cells.items()
     }
+    function_limits = {f: hung_function_limit(t, limits.limit_factor) for f, t in times.functions.items()}
     every = [limit for cells in cell_limits.values() for limit in cells.values()]
     print(
         f"the reference ran in {time.perf_counter() - start:.0f} s: {len(every)} cells limited to "
-        f"{min(every):g}-{max(every):g} s ({limits.limit_factor:g}x its time, a question's own limit aside)",
+        f"{min(every):g}-{max(every):g} s ({limits.limit_factor:g}x its time, a question's own limit aside); "
+        f"a function seen to hang gets {limits.limit_factor:g}x the reference's longest call of it",
         flush=True,
     )
-    return cell_limits
+    return dataclasses.replace(limits, cell_limits=cell_limits, function_limits=function_limits)
 
 
 def _outcome(future, job: Job) -> SubmissionResult:
@@ -201,11 +206,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"progress: {client.dashboard_link}", flush=True)
         if todo and limits.question_timeout is None:
             try:
-                cell_limits = _cell_limits(client, args.out, notebooks, limits, fingerprint)
+                limits = _derived_limits(client, args.out, notebooks, limits, fingerprint)
             except RuntimeError as error:
                 print(f"cannot derive the time limits: {error}", file=sys.stderr)
                 return 1
-            limits = dataclasses.replace(limits, cell_limits=cell_limits)
             todo = [dataclasses.replace(job, limits=limits) for job in todo]
         if todo:  # old grades go to history/
             start_batch(
@@ -216,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                 fingerprint=fingerprint,
                 limit_factor=limits.limit_factor,
                 cell_limits=limits.cell_limits,
+                function_limits=limits.function_limits,
             )
         table = GradesTable(args.out, list(before.values()))
         table.write()

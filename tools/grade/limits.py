@@ -36,6 +36,12 @@ def derived_limit(reference_seconds: float, factor: float = LIMIT_FACTOR.default
     return round(max(LIMIT_FLOOR_S, factor * reference_seconds + LIMIT_SLACK_S), 1)
 
 
+def hung_function_limit(reference_seconds: float, factor: float = LIMIT_FACTOR.default) -> float:
+    """The limit of each later call into a function seen to hang: factor times the reference's longest call
+    of it, with no floor and no slack (the function already cost its submission one whole limit)."""
+    return factor * reference_seconds
+
+
 @dataclass(frozen=True)
 class Limits:
     question_timeout: float | None = None  # None: each cell's derived limit, else the autograder's default
@@ -44,6 +50,9 @@ class Limits:
     memory_gb: float = MEMORY_GB.default
     limit_factor: float = LIMIT_FACTOR.default
     cell_limits: dict | None = None  # {notebook: {code cell index: seconds}}, derived from the reference
+    # {student function: seconds}: the short limit of a function seen to hang (utils/watch.py), derived from the
+    # reference's longest call with no floor
+    function_limits: dict | None = None
 
     @property
     def cpu_seconds(self) -> float:

@@ -24,10 +24,12 @@ from tools.grade.isolation import Sandbox, hand_over, resource_limits
 from tools.grade.limits import Limits
 from tools.grade.outputs import validated
 from tools.grade.workspace import reference_modules, student_copy
+from utils import watch
 from utils.course import REPO_ROOT, Assignment
 from utils.results import NotebookReport, QuestionResult, Status, SubmissionResult
 
 CELL_LIMITS, CELL_TIMES = "cell_limits.json", "cell_times.json"  # in the copy, for the autograder
+WATCH_FOLDER = ".watch"  # in the copy: utils.watch's files
 
 
 @dataclass(frozen=True)
@@ -146,27 +148,56 @@ def grade_submission(
     return SubmissionResult(student, reports, round(time.perf_counter() - start, 1), log_tail)
 
 
+@dataclass(frozen=True)
+class ReferenceTimes:
+    cells: dict[str, dict[int, float]]  # {notebook: {code cell index: seconds}}
+    functions: dict[str, float]  # {student function: its longest call, in seconds}
+
+
 def time_the_reference(
     assignments: list[Assignment], limits: Limits, sandbox: Sandbox | None, uid: int, root: Path = REPO_ROOT
-) -> dict[str, dict[int, float]]:
-    """How long each code cell of the assignments' notebooks runs with the reference solutions, run as a
-    submission's are; raises RuntimeError when the reference does not get full marks here."""
+) -> ReferenceTimes:
+    """How long each code cell of the assignments' notebooks, and each call of a student function, runs with
+    the reference solutions, run as a submission's are; raises RuntimeError when the reference does not get
+    full marks here."""
     with student_copy(reference_modules(root), root) as copy:
-        reports, log_tail = _run_notebooks(copy, assignments, limits, _launch(copy, limits, sandbox, uid))
+        launch = _launch(copy, limits, sandbox, uid, record=True)
+        reports, log_tail = _run_notebooks(copy, assignments, limits, launch)
         short = [f"{r.notebook} {r.earned:g}/{r.max:g}" for r in reports if r.earned < r.max]
         if short:
             raise RuntimeError(f"the reference does not get full marks here ({', '.join(short)}): {log_tail}")
-        times = json.loads((copy / CELL_TIMES).read_text())
-    return {notebook: {int(cell): t for cell, t in cells.items()} for notebook, cells in times.items()}
+        cells = json.loads((copy / CELL_TIMES).read_text())
+        functions = watch.read(copy / WATCH_FOLDER, watch.TIMES)
+    return ReferenceTimes(
+        {notebook: {int(cell): t for cell, t in times.items()} for notebook, times in cells.items()},
+        functions,
+    )
 
 
-def _launch(copy: Path, limits: Limits, sandbox: Sandbox | None, uid: int | None) -> Launch:
+def _launch(
+    copy: Path, limits: Limits, sandbox: Sandbox | None, uid: int | None, record: bool = False
+) -> Launch:
     home = copy / ".home"  # caches and runtime files of jupyter and matplotlib
     home.mkdir()
+    env = student_environment(home)
+    env |= _watch(copy, home, limits, record)
     if sandbox is not None and sandbox.as_root:
         hand_over(copy, uid)
     prefix = sandbox.prefix(copy, uid) if sandbox is not None else []
-    return Launch(prefix, student_environment(home), resource_limits(limits.memory_gb, limits.cpu_seconds))
+    return Launch(prefix, env, resource_limits(limits.memory_gb, limits.cpu_seconds))
+
+
+def _watch(copy: Path, home: Path, limits: Limits, record: bool) -> dict[str, str]:
+    """Turns utils.watch on in every process of the submission: the notebook's kernel starts it from an
+    IPython startup file, the hidden checks' child by itself; its folder holds each function's short limit."""
+    folder = copy / WATCH_FOLDER
+    folder.mkdir()
+    (folder / watch.LIMITS).write_text(json.dumps(limits.function_limits or {}))
+    startup = home / ".ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-losslab-watch.py").write_text("from utils import watch\n\nwatch.install()\n")
+    env = {watch.WATCH: str(folder), "PYTHONPATH": str(copy)}
+    return env | ({watch.RECORD: "1"} if record else {})
 
 
 def student_environment(home: Path) -> dict[str, str]:

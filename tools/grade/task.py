@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from tools.grade.fingerprint import repository_fingerprint
 from tools.grade.isolation import REFERENCE_UID, Sandbox, find_sandbox
 from tools.grade.limits import Limits
-from tools.grade.run import grade_submission, time_the_reference
+from tools.grade.run import ReferenceTimes, grade_submission, time_the_reference
 from utils import course
 from utils.results import NotebookReport, Status, SubmissionResult
 
@@ -77,9 +77,9 @@ def grade_job(job: Job) -> SubmissionResult:
     return result
 
 
-def time_the_reference_job(notebooks: tuple[str, ...], limits: Limits, fingerprint: str) -> dict:
-    """{notebook: {code cell: seconds}} of the reference's run on this worker, as a submission is run;
-    raises RuntimeError when this worker's repository differs or the reference loses points here."""
+def time_the_reference_job(notebooks: tuple[str, ...], limits: Limits, fingerprint: str) -> ReferenceTimes:
+    """The reference's times on this worker (each code cell, each student function's longest call), run as a
+    submission is; raises RuntimeError when this worker's repository differs or the reference loses points."""
     refused = mismatch(fingerprint)
     if refused:
         raise RuntimeError(refused)

@@ -81,6 +81,9 @@ def main():
     # One intra-op thread, as the grader times the reference: a busy machine's threads stall small ops.
     torch.set_num_threads(1)
     try:
+        from utils import watch  # the grading copy's: names the student function that hangs
+
+        watch.install()
         module = importlib.import_module(f"utils.{topic}")
     except BaseException as error:
         send(replies, {"error": describe(error)})
@@ -90,7 +93,9 @@ def main():
     while True:
         request = receive(requests)
         try:
-            reply = {"value": plain(function_of(module, request, drivers)(*request["args"]))}
+            with watch.call_limit(request.get("limit")):
+                output = function_of(module, request, drivers)(*request["args"])
+            reply = {"value": plain(output)}
         except BaseException as error:  # SystemExit and KeyboardInterrupt too: the student's code raised them
             reply = {"error": describe(error)}
         send(replies, reply)

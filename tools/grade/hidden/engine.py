@@ -34,6 +34,9 @@ from tools.grade.hidden.compare import describe_inputs, difference, precision, t
 from tools.grade.hidden.drivers import keep_inputs, kept_output, run_kept, set_threads, source_of
 from tools.grade.limits import LIMIT_FACTOR, derived_limit
 from utils.grading import one_thread
+from utils.watch import FunctionHung
+
+HUNG = FunctionHung.__name__
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,10 @@ def run_hidden_checks(
                         raise ChildDied(Death.REFUSED, f"the module did not import: {child.import_error}")
                 reply = _call(child, case, args, min(limit, max(deadline - time.monotonic(), 1.0)))
                 if reply.error:  # code that does not even run costs the whole question, whatever the case
-                    failures = [HiddenFailure(f"{label} raised {reply.error}")]
+                    hung = reply.error.removeprefix(f"{HUNG}: ")  # a function that hung before, stopped early
+                    failures = [
+                        HiddenFailure(f"{label}: {hung}" if hung != reply.error else f"{label} raised {hung}")
+                    ]
                 else:
                     failures = [
                         HiddenFailure(
