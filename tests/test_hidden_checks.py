@@ -1,4 +1,4 @@
-"""The hidden checks against the reference, correct solutions written differently, the stubs, every
+"""The hidden checks against the reference, correct solutions written differently, correct idioms, the stubs, every
 mutant, mistakes only they catch, and hostile code in the child that runs the student's functions."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and C
 
 TOPICS = topics()
 HIDDEN_ONLY = [(t, n) for t in TOPICS for n in material(t).HIDDEN_ONLY_MUTANTS]
+IDIOMS = [(t, n) for t in TOPICS for n in getattr(material(t), "CORRECT_IDIOMS", {})]
 
 
 def hidden_failures(
@@ -47,6 +48,13 @@ def hidden_failures(
 def test_the_reference_and_a_differently_written_solution_pass_every_hidden_check(topic):
     assert hidden_failures(topic, reference_source(topic)) == {}
     assert hidden_failures(topic, material(topic).ALTERNATIVE) == {}
+
+
+@pytest.mark.parametrize("topic,name", IDIOMS)
+def test_a_correct_idiom_passes_every_hidden_check(topic, name):
+    """The idioms a check could refuse by demanding more than the docstring promises (a float32 mean of a
+    correct accuracy, ...) keep every point in the grader too (tests/test_teeth.py: in the notebook)."""
+    assert hidden_failures(topic, material(topic).CORRECT_IDIOMS[name]) == {}
 
 
 @pytest.mark.parametrize("topic", TOPICS)

@@ -1,8 +1,8 @@
 """Teeth: every mutant (tools/teeth/<topic>.py) fails exactly the self-contained questions it breaks,
 with the hint that fixes it, when the notebook's graded cells run against it in this process
-(tools/build/self_contained.py); the reference and the correct variant pass them all. Mutants that break a
-question needing the notebook's run (training, searches) are also graded through the notebook
-(tests/test_autograde.py)."""
+(tools/build/self_contained.py); the reference, the correct variant and the correct idioms pass them all.
+Mutants that break a question needing the notebook's run (training, searches) are also graded through the
+notebook (tests/test_autograde.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from utils.course import ASSIGNMENTS, by_topic, question_id
 from utils.results import Status
 
 MUTANTS = [(a.topic, name) for a in ASSIGNMENTS for name in material(a.topic).MUTANTS]
+IDIOMS = [(a.topic, name) for a in ASSIGNMENTS for name in getattr(material(a.topic), "CORRECT_IDIOMS", {})]
 
 
 @functools.cache
@@ -36,6 +37,15 @@ def test_the_reference_and_the_correct_variant_pass_every_self_contained_questio
         failing = {q: o.message for q, o in outcomes(topic, source).items() if o.status is not Status.PASSED}
         assert not failing
     assert set(outcomes(topic, reference_source(topic))) == self_contained(topic)
+
+
+@pytest.mark.parametrize("topic,name", IDIOMS)
+def test_a_correct_idiom_passes_every_self_contained_question(topic, name):
+    """A check demands no more than the docstring promises: a float32 mean of a correct accuracy, a count over
+    len, torch.where instead of a mask, bmm instead of einsum, numpy's pinv are correct."""
+    got = outcomes(topic, material(topic).CORRECT_IDIOMS[name])
+    assert {q: o.message for q, o in got.items() if o.status is not Status.PASSED} == {}
+    assert set(got) == self_contained(topic)
 
 
 @pytest.mark.parametrize("topic", [a.topic for a in ASSIGNMENTS])

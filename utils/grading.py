@@ -30,6 +30,27 @@ def fail(message: str, hint: str | None = None) -> None:
     raise AssertionError(message + (f"\nHint: {hint}" if hint else ""))
 
 
+def apart(
+    actual: float, expected: float, digits: int = 10, style: str = "g", first: tuple[str, str] | None = None
+) -> tuple[str, str]:
+    """actual and expected as text: `first` when given and the two read as different numbers there, else
+    formatted with `digits` digits of `style` ("g": significant digits, "f": decimals, "e": digits after the
+    point, "%": decimals of a percentage), or with as many more as it takes for them to read apart. A failure
+    never shows two numbers that print the same (in float32, 3/5 is 0.6000000238: 0.6 with 6 digits)."""
+
+    def read(text: str) -> float:
+        return float(text.rstrip("%x"))
+
+    def shown(d: int) -> tuple[str, str]:
+        return format(actual, f".{d}{style}"), format(expected, f".{d}{style}")
+
+    a, e = first or shown(digits)
+    while actual != expected and read(a) == read(e) and digits < 20:
+        a, e = shown(digits)
+        digits += 1
+    return a, e
+
+
 def as_tensor(name: str, value) -> torch.Tensor:
     """value as a tensor, or a failure naming what came back instead."""
     if isinstance(value, torch.Tensor):
@@ -81,9 +102,17 @@ def check_close(
             hint = mistake_hint
             break
     shown = (
-        f"{actual.item():.10g}, expected {expected.item():.10g}" if actual.numel() == 1 else "a wrong value"
+        "{}, expected {}".format(*apart(actual.item(), expected.item()))
+        if actual.numel() == 1
+        else "a wrong value"
     )
-    fail(f"{name} is {shown} (relative error {error:.2e}, allowed {tol:.0e})", hint)
+    fail(f"{name} is {shown} ({exceeds('relative error', error, tol)})", hint)
+
+
+def exceeds(what: str, error: float, allowed: float) -> str:
+    """'<what> 1.23e-05, allowed 1e-06': the error and the bound it passed, never printed as one number."""
+    shown_error, shown_allowed = apart(error, allowed, 2, "e", first=(f"{error:.2e}", f"{allowed:.0e}"))
+    return f"{what} {shown_error}, allowed {shown_allowed}"
 
 
 @contextlib.contextmanager
@@ -142,10 +171,8 @@ def check_speedup(
             fast_times.append(seconds_of(fast))
     speedup = min(slow_times) / max(min(fast_times), 1e-9)
     if speedup < min_speedup:
-        fail(
-            f"{name} is {speedup:.1f}x faster than {slow_is}, expected at least {min_speedup:g}x",
-            hint,
-        )
+        shown, goal = apart(speedup, min_speedup, 1, "f", first=(f"{speedup:.1f}", f"{min_speedup:g}"))
+        fail(f"{name} is {shown}x faster than {slow_is}, expected at least {goal}x", hint)
     return speedup
 
 
@@ -156,7 +183,8 @@ def check_accuracy(name: str, accuracy: float, threshold: float, hint: str | Non
     if accuracy > 1:
         fail(f"{name} is {accuracy:g}: accuracies are fractions in [0, 1], not percentages")
     if accuracy < threshold:
-        fail(f"{name} is {accuracy:.3f}, expected at least {threshold:.3f}", hint)
+        shown, goal = apart(accuracy, threshold, 3, "f")
+        fail(f"{name} is {shown}, expected at least {goal}", hint)
 
 
 def report_pass(question: str, detail: str = "") -> None:

@@ -1,10 +1,10 @@
 """The teeth of linear_classifier: mutants, mistakes only the hidden checks catch, a correct solution written
-differently, and the parameters of a quick notebook run (see tools/teeth/__init__.py)."""
+differently, correct idioms, and the parameters of a quick notebook run (see tools/teeth/__init__.py)."""
 
 from __future__ import annotations
 
 from tools.grade.workspace import reference_source
-from tools.teeth.mutation import HiddenOnlyMutant, Mutant, mutate, rewrite_all
+from tools.teeth.mutation import HiddenOnlyMutant, Mutant, mutate, rewrite, rewrite_all
 
 # ---------------------------------------------------------------------------------------------
 # Mutants, and a correct solution written differently
@@ -35,6 +35,17 @@ MUTANTS = {
             "",
         ),
         {"softmax_loss_vectorized/stability": "subtract each row's maximum"},
+    ),
+    # Shifts by the row's maximum, then takes log(p_y): p_y underflows to 0 when the label scores far below
+    # the maximum (the public check's second problem, the grader's scores of 1e3).
+    "softmax_naive_shift_then_log": Mutant(
+        mutate(
+            _REFERENCE,
+            "softmax_loss_naive",
+            "loss += torch.log(total) - scores[label]",
+            "loss -= torch.log(exp_scores[label] / total)",
+        ),
+        {"softmax_loss_naive/stability": "underflows to 0"},
     ),
     "softmax_global_max_shift": Mutant(
         mutate(
@@ -162,6 +173,61 @@ ALTERNATIVE = rewrite_all(
         "predict_linear_classifier": "y_pred = torch.max(X @ W, dim=1).indices",
     },
 )
+
+
+def _accuracies(accuracy: str) -> str:
+    """test_one_param_set with each accuracy computed as `accuracy` (of pred and labels)."""
+    return rewrite(
+        _REFERENCE,
+        "test_one_param_set",
+        f"""
+        cls.train(data_dict["X_train"], data_dict["y_train"], lr, reg, num_iters)
+        pred, labels = cls.predict(data_dict["X_train"]), data_dict["y_train"]
+        train_acc = {accuracy}
+        pred, labels = cls.predict(data_dict["X_val"]), data_dict["y_val"]
+        val_acc = {accuracy}
+        """,
+    )
+
+
+# Correct solutions in idioms a check could refuse by demanding more than the docstring promises: each must
+# pass every self-contained question in-process (tests/test_teeth.py) and every hidden check
+# (tests/test_hidden_checks.py).
+CORRECT_IDIOMS = {
+    # The PyTorch tutorials' accuracy: a float32 mean (3/5 is 0.6000000238 there).
+    "float32_accuracy": _accuracies("(pred == labels).float().mean().item()"),
+    # A count over len: true division of an int64 tensor gives a float32 0-dim tensor, returned as it is.
+    "count_over_len_accuracy": _accuracies("(pred == labels).sum() / len(labels)"),
+    # An exact count over N, as a Python float.
+    "exact_count_accuracy": _accuracies("(pred == labels).sum().item() / labels.shape[0]"),
+    # torch.where with a boolean mask of the labels instead of writing into the margins.
+    "svm_with_torch_where": rewrite(
+        _REFERENCE,
+        "svm_loss_vectorized",
+        """
+        num_train = X.shape[0]
+        scores = X @ W
+        is_label = torch.arange(W.shape[1], device=X.device) == y.unsqueeze(1)
+        correct = scores.gather(1, y.unsqueeze(1))
+        margins = torch.where(is_label, torch.zeros_like(scores), (scores - correct + 1).clamp_min(0))
+        loss = margins.sum() / num_train + reg * torch.sum(W * W)
+        active = (margins > 0).to(X.dtype)
+        G = torch.where(is_label, -active.sum(dim=1, keepdim=True), active)
+        dW = X.t() @ G / num_train + 2 * reg * W
+        """,
+    ),
+    # A float32 one-hot mask: exact (0 and 1), promoted to the scores' dtype wherever it meets them.
+    "softmax_with_a_float_one_hot": rewrite(
+        _REFERENCE,
+        "softmax_loss_vectorized",
+        """
+        one_hot = torch.nn.functional.one_hot(y, W.shape[1]).float()
+        log_probs = torch.log_softmax(X @ W, dim=1)
+        loss = -(log_probs * one_hot).sum() / X.shape[0] + reg * torch.sum(W * W)
+        dW = X.t() @ (log_probs.exp() - one_hot) / X.shape[0] + 2 * reg * W
+        """,
+    ),
+}
 
 QUICK_PARAMETERS: dict = {}
 QUICK_CASUALTIES: set[str] = set()

@@ -12,7 +12,16 @@ import torch
 import torch.nn.functional as F
 
 from utils.checks.recorded import oracle
-from utils.grading import Parts, check_accuracy, check_close, check_shape, check_speedup, fail, report_pass
+from utils.grading import (
+    Parts,
+    apart,
+    check_accuracy,
+    check_close,
+    check_shape,
+    check_speedup,
+    fail,
+    report_pass,
+)
 
 MARGIN_HINT = "the SVM loss skips the correct class (j == y[i]); counting it adds exactly 1 per sample"
 REG_LOSS_HINT = "add the regularization term reg * torch.sum(W * W) (no 1/2) to the loss"
@@ -28,6 +37,14 @@ STABILITY_HINT = (
     "subtract each row's maximum score before exponentiating (max over dim=1 with keepdim=True); "
     "one global maximum is not enough when rows differ in scale"
 )
+FAR_BELOW_HINT = (
+    "when the correct class scores far below the row's maximum, its probability exp(s_y - max) / sum "
+    "underflows to 0 and log(0) = -inf: take the log before dividing, "
+    "log p_y = (s_y - max) - log(sum_j exp(s_j - max))"
+)
+# How far an accuracy may lie from k / N: a float32 mean of N booleans is within 6e-8 of it (one rounding of
+# an exact sum), and the nearest other fraction of the checks' splits lies 0.1 away.
+ACCURACY_TOL = 1e-6
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,6 +94,16 @@ def wide_range_problem(seed: int, scale: float = 1e4):
     X[::2] *= -1  # even rows score around -scale, odd rows around +scale
     y = torch.randint(6, (10,), generator=gen)
     return W, X, y
+
+
+def far_below_problem(seed: int, scale: float = 1e4):
+    """Scores of magnitude `scale` in which each sample's label is its lowest-scoring class, thousands below
+    the row's maximum: exp(s_y - max) underflows to 0 in float64 (below exp(-745))."""
+    gen = torch.Generator().manual_seed(seed)
+    W = torch.randn(8, 6, generator=gen, dtype=torch.float64)
+    X = torch.randn(10, 8, generator=gen, dtype=torch.float64)
+    X = X / (X @ W).abs().max() * scale
+    return W, X, (X @ W).argmin(dim=1)
 
 
 def call_loss(loss_fn: Callable, name: str, W, X, y, reg):
@@ -129,20 +156,28 @@ def check_gradients(loss_fn: Callable, name: str, oracle: Callable) -> None:
 
 
 def check_stability(loss_fn: Callable, name: str) -> None:
-    """Loss and dW stay finite and right for scores of magnitude 1e4, some rows positive, some negative."""
-    W, X, y = wide_range_problem(3)
-    loss, dW = call_loss(loss_fn, name, W, X, y, 0.0)
-    expected_loss, expected_dW = softmax_oracle(W, X, y, 0.0)
-    for label, actual in [("loss", loss), ("dW", dW)]:
-        if not torch.isfinite(actual).all():
-            fail(
-                f"{name}: {label} is not finite for scores of magnitude 1e4 (some rows positive, some negative)",
-                STABILITY_HINT,
-            )
-    check_close(
-        f"{name}: loss for scores of magnitude 1e4", loss, expected_loss, tol=1e-9, hint=STABILITY_HINT
-    )
-    check_close(f"{name}: dW for scores of magnitude 1e4", dW, expected_dW, tol=1e-8, hint=STABILITY_HINT)
+    """Loss and dW stay finite and right for scores of magnitude 1e4: some rows positive, some negative; then
+    with each label thousands below its row's maximum."""
+    for problem, scores, hint in [
+        (
+            wide_range_problem(3),
+            "scores of magnitude 1e4 (some rows positive, some negative)",
+            STABILITY_HINT,
+        ),
+        (
+            far_below_problem(4),
+            "scores of magnitude 1e4 with the correct class thousands below the maximum",
+            FAR_BELOW_HINT,
+        ),
+    ]:
+        W, X, y = problem
+        loss, dW = call_loss(loss_fn, name, W, X, y, 0.0)
+        expected_loss, expected_dW = softmax_oracle(W, X, y, 0.0)
+        for label, actual in [("loss", loss), ("dW", dW)]:
+            if not torch.isfinite(actual).all():
+                fail(f"{name}: {label} is not finite for {scores}", hint)
+        check_close(f"{name}: loss for {scores}", loss, expected_loss, tol=1e-9, hint=hint)
+        check_close(f"{name}: dW for {scores}", dW, expected_dW, tol=1e-8, hint=hint)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,7 +195,7 @@ def check_svm_loss(loss_fn: Callable, name: str) -> None:
 
 def check_softmax_loss(loss_fn: Callable, name: str) -> None:
     """softmax_loss_naive / softmax_loss_vectorized against F.cross_entropy and autograd, part by part:
-    the loss, its gradient, and both at scores of magnitude 1e4."""
+    the loss, its gradient, and both at scores of magnitude 1e4 (also with labels far below the maximum)."""
     parts = Parts(name)
     with parts("loss"):
         W, X, y = random_problem(2, w_scale=1e-4)
@@ -336,8 +371,32 @@ class _RecordingClassifier:
         return self.predictions[X.shape[0]]
 
 
+def check_fraction(label: str, value, right: int, total: int, accuracies: dict) -> None:
+    """value is right / total within ACCURACY_TOL: an exact fraction, or a float32 mean of the hits."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, RuntimeError):
+        fail(f"test_one_param_set: {label} should be a number (a fraction in [0, 1]), got {value!r:.80}")
+    expected = right / total
+    if abs(number - expected) <= ACCURACY_TOL:
+        return
+    hint = "accuracy is the fraction of predictions equal to the labels, on that split"
+    if abs(number - 100 * expected) <= 100 * ACCURACY_TOL:
+        hint = "return fractions in [0, 1], not percentages"
+    for other, (_, other_right, other_total) in accuracies.items():
+        if other != label and abs(number - other_right / other_total) <= ACCURACY_TOL:
+            hint = f"that is {other}: measure {label} on the {label.removesuffix('_acc')} split"
+    shown, wanted = apart(number, expected, 6)
+    fail(
+        f"test_one_param_set: {label} is {shown}, expected {wanted} ({right} of {total} predictions right; "
+        f"difference {number - expected:+.2g}, allowed {ACCURACY_TOL:g})",
+        hint,
+    )
+
+
 def check_test_one_param_set(test_one_param_set: Callable) -> None:
-    """One train() call with the given lr, reg, num_iters on the training split; accuracies as fractions."""
+    """One train() call with the given lr, reg, num_iters on the training split; accuracies as fractions
+    (k / N within ACCURACY_TOL, so that a float32 mean counts as well as an exact one)."""
     y_train, y_val = torch.arange(10) % 3, torch.arange(4) % 3
     train_pred = y_train.clone()
     train_pred[:4] = (train_pred[:4] + 1) % 3  # 6 of 10 right
@@ -363,12 +422,9 @@ def check_test_one_param_set(test_one_param_set: Callable) -> None:
         )
     if cls is not model:
         fail("test_one_param_set should return the classifier it trained as its first value")
-    for label, value, expected in [("train_acc", train_acc, 0.6), ("val_acc", val_acc, 0.25)]:
-        if abs(float(value) - expected) > 1e-9:
-            hint = "accuracy is the fraction of predictions equal to the labels, on that split"
-            if abs(float(value) - 100 * expected) < 1e-6:
-                hint = "return fractions in [0, 1], not percentages"
-            fail(f"test_one_param_set: {label} is {float(value):g}, expected {expected:g}", hint)
+    accuracies = {"train_acc": (train_acc, 6, 10), "val_acc": (val_acc, 1, 4)}
+    for label, (value, right, total) in accuracies.items():
+        check_fraction(label, value, right, total, accuracies)
     report_pass("test_one_param_set")
 
 
