@@ -344,11 +344,15 @@ def test_submissions_are_found_and_read_without_extracting(tmp_path):
 
 def test_gradescope_entry_point_writes_results_json(tmp_path):
     """tools/grade/gradescope/run_autograder on Gradescope's layout: the repository in source/, the upload in
-    submission/."""
+    submission/, and the limits setup.sh derived once (its last command) in limits/, which the run reuses."""
     (tmp_path / "source").symlink_to(REPO_ROOT, target_is_directory=True)
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "linear_classifier.py").write_text(REFERENCE)
     env = {**os.environ, "AUTOGRADER": str(tmp_path), "LOSSLAB_GRADE_ARGS": f"--notebooks {NOTEBOOK}"}
+    setup = [sys.executable, "-m", "tools.grade", "--limits-only", "--out", str(tmp_path / "limits")]
+    limited = subprocess.run([*setup, "--workers", "1", "--notebooks", NOTEBOOK], cwd=REPO_ROOT, env=env,
+                             capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert limited.returncode == 0, limited.stdout + limited.stderr
     proc = subprocess.run(
         ["bash", str(REPO_ROOT / "tools" / "grade" / "gradescope" / "run_autograder")],
         env=env,
@@ -357,6 +361,7 @@ def test_gradescope_entry_point_writes_results_json(tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "the time limits are the resumed batch's" in proc.stdout
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     tests = sum(max(1, len(q.parts)) for q in by_topic("linear_classifier").questions)  # one per part
     assert results["score"] == 29 and len(results["tests"]) == tests > 14

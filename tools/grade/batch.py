@@ -39,7 +39,7 @@ from tools.grade.cluster import ALLOWED_FAILURES, dashboard_available, dask_clie
 from tools.grade.fingerprint import repository_fingerprint, submission_hash
 from tools.grade.isolation import FIRST_STUDENT_UID
 from tools.grade.limits import WORKERS, Limits, add_limits, derived_limit, hung_function_limit
-from tools.grade.outputs import GradesTable, batch_record, result_paths, start_batch, write_result
+from tools.grade.outputs import BATCH, GradesTable, batch_record, result_paths, start_batch, write_result
 from tools.grade.submissions import find_submissions, read_modules
 from tools.grade.task import Job, failed_result, grade_job, time_the_reference_job, worker_isolation
 from utils import course
@@ -165,11 +165,45 @@ def _grade_all(client: Client, jobs: list[Job], out: Path, table: GradesTable) -
             sys.stdout.flush()
 
 
+def _start(
+    out: Path, isolation: tuple[bool, str], replacing: list[str], fingerprint: str, limits: Limits
+) -> None:
+    """Records the batch (how it isolates, the repository, the derived limits), keeping the grades it replaces."""
+    start_batch(
+        out,
+        *isolation,
+        replacing=replacing,
+        fingerprint=fingerprint,
+        limit_factor=limits.limit_factor,
+        cell_limits=limits.cell_limits,
+        function_limits=limits.function_limits,
+    )
+
+
+def _record_limits_only(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """--limits-only: the derived limits in OUT/.batch.json, as a batch would record them."""
+    notebooks = tuple(a.notebook for a in _assignments(parser, args.notebooks))
+    args.out.mkdir(parents=True, exist_ok=True)
+    limits, fingerprint = Limits.from_args(args), repository_fingerprint()
+    with dask_client(args.scheduler, args.workers) as client:
+        isolated, isolation = client.submit(worker_isolation, pure=False).result()
+        try:
+            limits = _derived_limits(client, args.out, notebooks, limits, fingerprint)
+        except RuntimeError as error:
+            print(f"cannot derive the time limits: {error}", file=sys.stderr)
+            return 1
+    _start(args.out, (isolated, isolation), [], fingerprint, limits)
+    print(f"limits recorded in {args.out / BATCH}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Grade a folder of submissions, each as a Dask task in its own copy."
     )
-    parser.add_argument("submissions", type=Path, help="a folder with one folder or .zip per student")
+    parser.add_argument(
+        "submissions", type=Path, nargs="?", help="a folder with one folder or .zip per student"
+    )
     parser.add_argument("--out", type=Path, default=course.REPO_ROOT / "grades", help="where the grades go")
     parser.add_argument("--notebooks", nargs="*", type=Path, help="default: every notebook of the course")
     parser.add_argument(
@@ -178,10 +212,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{WORKERS.flag} single-thread processes here)",
     )
     parser.add_argument("--regrade", action="store_true", help="grade again the students already graded")
+    parser.add_argument(
+        "--limits-only",
+        action="store_true",
+        help="time the reference and record the derived limits in OUT/.batch.json, grading no one: a later "
+        "batch into OUT (or with that file copied in) reuses them (Gradescope's setup.sh does this once)",
+    )
     add_limits(parser)
     args = parser.parse_args(argv)
 
-    if not args.submissions.is_dir():
+    if args.limits_only:
+        return _record_limits_only(parser, args)
+    if args.submissions is None or not args.submissions.is_dir():
         parser.error(f"no folder of submissions at {args.submissions}")
     notebooks = tuple(a.notebook for a in _assignments(parser, args.notebooks))
     submissions = find_submissions(args.submissions)
@@ -212,16 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             todo = [dataclasses.replace(job, limits=limits) for job in todo]
         if todo:  # old grades go to history/
-            start_batch(
-                args.out,
-                isolated,
-                isolation,
-                replacing=[job.student for job in todo],
-                fingerprint=fingerprint,
-                limit_factor=limits.limit_factor,
-                cell_limits=limits.cell_limits,
-                function_limits=limits.function_limits,
-            )
+            _start(args.out, (isolated, isolation), [job.student for job in todo], fingerprint, limits)
         table = GradesTable(args.out, list(before.values()))
         table.write()
         _grade_all(client, todo, args.out, table)
