@@ -63,3 +63,22 @@ def rewrite_all(source: str, bodies: dict[str, str]) -> str:
     for function, body in bodies.items():
         source = rewrite(source, function, body)
     return source
+
+
+def at_solution_start(source: str, function: str, code: str) -> str:
+    """source with code run first in the solution region of a top-level function (a hang, a raise)."""
+    marker = re.search(rf"\ndef {function}\(.*?\n( *)### BEGIN SOLUTION\n", source, re.DOTALL)
+    if marker is None:
+        raise ValueError(f"no solution region in {function}")
+    return source[: marker.end()] + textwrap.indent(code, marker.group(1)) + source[marker.end() :]
+
+
+def solution_functions(source: str) -> list[str]:
+    """The top-level functions of source that hold a solution region: what a student writes."""
+    found = []
+    for match in re.finditer(r"\n(def|class) (\w+)", source):
+        following = re.search(r"\n(def|class) ", source[match.start() + 1 :])
+        end = len(source) if following is None else match.start() + 1 + following.start()
+        if match.group(1) == "def" and "### BEGIN SOLUTION" in source[match.start() : end]:
+            found.append(match.group(2))
+    return found
