@@ -8,6 +8,8 @@ Conventions:
 - CAM-loss = L_ce + alpha * L_cam, where L_cam is the mean absolute difference between the
   min-max normalized CAM of the target class and the min-max normalized CAAM, and fc_weight enters
   L_cam detached: the CAM term trains the backbone only.
+- Unless a docstring says otherwise, compute in the inputs' dtype and on their device: the checks hold
+  float64 inputs to float64's precision and float32 inputs to float32's.
 
 Fill in the code between the TODO markers only; everything else is provided.
 """
@@ -163,7 +165,8 @@ def make_cam_naive(feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: t
 
 
 def make_cam(feature_map: torch.Tensor, labels: torch.Tensor, fc_weight: torch.Tensor) -> torch.Tensor:
-    """make_cam_naive without Python loops; same inputs and output (B, H, W)."""
+    """make_cam_naive without Python loops; same inputs and output (B, H, W). Differentiable with respect to
+    feature_map and fc_weight: CAM-loss backpropagates through it."""
     _check_cam_inputs(feature_map, labels, fc_weight)
     ### BEGIN SOLUTION
     B, K, H, W = feature_map.shape
@@ -187,8 +190,10 @@ def min_max_normalize(maps: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Each map rescaled to [0, 1] on its own: (m - min m) / (max m - min m), min and max taken over
     that sample's H x W pixels.
 
-    maps: (B, H, W). A map whose range is below eps (a constant map) becomes all zeros, not NaN: divide
-    by the range clamped to at least eps. Differentiable; returns a new tensor (B, H, W).
+    maps: (B, H, W). Divide by the range clamped to at least eps, (max m - min m).clamp(min=eps), so that a
+    constant map (range 0) becomes all zeros, not NaN. Dividing by (max m - min m) + eps is accepted too:
+    the two differ by a relative eps / range, and the checks use no map whose range lies between 0 and eps.
+    Differentiable; returns a new tensor (B, H, W).
     """
     if maps.dim() != 3:
         raise ValueError(f"maps should be (B, H, W); got shape {tuple(maps.shape)}")

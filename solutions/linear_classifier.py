@@ -6,6 +6,8 @@ Conventions, as in EECS 498-007 / CS231n:
 - Every loss is the mean data loss over the N samples plus ``reg * sum(W * W)`` (no 1/2),
   and returns ``(loss, dW)`` where ``loss`` is a 0-dim tensor and ``dW`` has the shape of W.
 - The SVM margin is delta = 1.
+- Compute in the inputs' dtype and on their device: the checks hold float64 inputs to float64's
+  precision (relative errors of 1e-8 and below) and float32 inputs to float32's.
 
 Fill in the code between the TODO markers only; everything else is provided.
 """
@@ -139,8 +141,9 @@ def softmax_loss_naive(
 
     L = (1/N) sum_i -log( exp(s_{i,y_i}) / sum_j exp(s_ij) ) + reg * sum(W * W)
 
-    Same inputs and outputs as svm_loss_naive. Stay numerically stable: the result must be
-    finite for scores of magnitude 1e4.
+    Same inputs and outputs as svm_loss_naive. Stay numerically stable: the result must be finite and right
+    for scores of magnitude 1e4, also where the correct class scores far below its row's maximum (its
+    probability then underflows to 0: compute its log without computing the probability).
     """
     _check_loss_inputs(W, X, y)
     ### BEGIN SOLUTION
@@ -168,7 +171,8 @@ def softmax_loss_vectorized(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Softmax loss and gradient without Python loops; same inputs and outputs as softmax_loss_naive.
 
-    Stay numerically stable for any row of scores (rows of very different scale included).
+    Stay numerically stable for any row of scores (rows of very different scale included, and correct classes
+    far below their row's maximum).
     """
     _check_loss_inputs(W, X, y)
     ### BEGIN SOLUTION
@@ -323,7 +327,9 @@ class Softmax(LinearClassifier):
 # Hyperparameter search
 # --------------------------------------------------------------------------------------
 def svm_get_search_params() -> tuple[Sequence[float], Sequence[float]]:
-    """Returns (learning_rates, regularization_strengths) for the SVM grid search.
+    """Returns (learning_rates, regularization_strengths) for the SVM grid search: two non-empty sequences
+    (lists, tuples, arrays or 1-D tensors) of numbers, the learning rates positive, the regularization
+    strengths non-negative.
 
     The notebook trains one LinearSVM for each pair, so keep the grid small (at most 25 pairs).
     """
@@ -335,7 +341,8 @@ def svm_get_search_params() -> tuple[Sequence[float], Sequence[float]]:
 
 
 def softmax_get_search_params() -> tuple[Sequence[float], Sequence[float]]:
-    """Returns (learning_rates, regularization_strengths) for the softmax grid search (at most 25 pairs)."""
+    """Returns (learning_rates, regularization_strengths) for the softmax grid search (at most 25 pairs), in
+    the form svm_get_search_params returns them."""
     ### BEGIN SOLUTION
     learning_rates = [1e-1, 3e-1, 1.0, 3.0]
     regularization_strengths = [1e-4, 1e-3, 1e-2]
@@ -354,7 +361,9 @@ def test_one_param_set(
     - lr, reg: learning rate and regularization strength.
     - num_iters: SGD steps. Call cls.train once, with num_iters steps.
 
-    Returns (cls, train_acc, val_acc): the trained classifier and its accuracies as fractions in [0, 1].
+    Returns (cls, train_acc, val_acc): the trained classifier and its accuracies on the training and
+    validation splits, as fractions in [0, 1] (Python floats or 0-dim tensors). An exact count over N and a
+    float32 mean of the hits are both accepted: the checks allow 1e-6.
     """
     ### BEGIN SOLUTION
     cls.train(data_dict["X_train"], data_dict["y_train"], lr, reg, num_iters)

@@ -10,6 +10,8 @@ Conventions:
 - Neural collapse (Papyan, Han and Donoho, PNAS 2020): at the end of training, the features of each class
   collapse to their class mean (NC1), the centred class means form a simplex ETF (NC2), the classifier
   aligns with them (NC3), and the classifier acts as a nearest-class-mean rule (NC4).
+- Unless a docstring says otherwise, compute in the inputs' dtype and on their device: the checks hold
+  float64 inputs to float64's precision and float32 inputs to float32's.
 
 Fill in the code between the TODO markers only; everything else is provided.
 """
@@ -40,7 +42,8 @@ def _check_num_classes(num_classes: int) -> None:
 # The simplex ETF by optimization
 # --------------------------------------------------------------------------------------
 def etf_gram_target(num_classes: int, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
-    """The Gram matrix of a simplex ETF: (C, C) with 1 on the diagonal and -1/(C-1) off it."""
+    """The Gram matrix of a simplex ETF: (C, C) with 1 on the diagonal and -1/(C-1) off it, in dtype (float64
+    by default) and on device."""
     _check_num_classes(num_classes)
     # TODO: etf_gram_target (see the docstring above).
     raise NotImplementedError(
@@ -52,7 +55,11 @@ def etf_gram_target(num_classes: int, dtype: torch.dtype = torch.float64, device
 def etf_objective_naive(W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """||W^T W - M||_F^2 and its gradient with respect to W (D, C), with loops over the column pairs.
 
-    M = etf_gram_target(C) (in W's dtype and device). Returns (loss, a scalar tensor; grad, (D, C)).
+    M = etf_gram_target(C) (in W's dtype and device). Loop over all C^2 ordered pairs (i, j), i = j
+    included: the loss is the sum over them of (w_i . w_j - M_ij)^2, and each pair adds
+    2 (w_i . w_j - M_ij) w_j to the gradient's column i and 2 (w_i . w_j - M_ij) w_i to its column j, which
+    makes the gradient 4 W (W^T W - M). (Over the unordered pairs i < j, count each pair twice and the
+    pairs i = i once.) Returns (loss, a scalar tensor; grad, (D, C)).
     """
     # TODO: etf_objective_naive (see the docstring above).
     raise NotImplementedError(
@@ -137,9 +144,11 @@ def simplex_etf(
       Gaussian matrix and V (C, C-1) an orthonormal basis of the vectors orthogonal to the all-ones
       vector (provided: _helmert_basis), which is all the centring needs.
     Either way W^T W = C/(C-1) (I - 11^T/C) = etf_gram_target(C). Multiplying by I - 11^T/C centres each
-    row of U (subtract its mean over the C columns). The Gaussian matrix is drawn with a torch.Generator
-    seeded by seed (the global generator when seed is None), which gives the ETF a random orientation.
-    Computed in float64 and returned in dtype, on device. D < C - 1 is a ValueError: no simplex ETF exists.
+    row of U (subtract its mean over the C columns). The Gaussian matrix is drawn in float64, whatever dtype
+    is, with a torch.Generator seeded by seed (the global generator when seed is None), which gives the ETF
+    a random orientation, the same for every dtype. Computed in float64 (on the CPU) and returned in dtype,
+    on device. (The checks test W^T W and that a seed repeats its W, so they accept a draw in another
+    dtype.) D < C - 1 is a ValueError: no simplex ETF exists.
     """
     _check_num_classes(num_classes)
     if num_features < num_classes - 1:
@@ -160,7 +169,9 @@ class ETFClassifier(nn.Module):
     """A classifier head whose weight is a fixed simplex ETF: logits = scale * h @ weight.
 
     weight (D, C) is a registered buffer, never a parameter: it moves with .to() and is saved in the
-    state dict, but no optimizer can change it. With normalize_features, h is scaled to unit norm first.
+    state dict, but no optimizer can change it. It holds the ETF simplex_etf makes for these sizes and seed,
+    in simplex_etf's default float32 or in float64 (forward casts it to the features' dtype). With
+    normalize_features, h is scaled to unit norm first.
     """
 
     def __init__(
@@ -247,9 +258,9 @@ def neural_collapse_metrics(
 ) -> dict[str, float]:
     """The neural-collapse measurements of Papyan, Han and Donoho (2020) on features (N, D) with labels (N,).
 
-    With mu_G the global mean of all features (on long-tailed data, weighted by the class sizes), mu_c the
-    class means and C the number of classes (weight's columns, else labels.max() + 1); every std below is
-    torch.std's (with Bessel's correction):
+    With mu_G the global mean, the plain mean of all N features (on long-tailed data it weights each class
+    by its size: no extra weighting), mu_c the class means and C the number of classes (weight's columns,
+    else labels.max() + 1); every std below is torch.std's (with Bessel's correction):
     - nc1: tr(Sigma_W pinv(Sigma_B)) / C, where Sigma_W = average over all samples of
       (h - mu_y)(h - mu_y)^T and Sigma_B = average over classes of (mu_c - mu_G)(mu_c - mu_G)^T
       (as in Papyan et al. and the public reference code of Zhu et al., NeurIPS 2021);
@@ -257,11 +268,12 @@ def neural_collapse_metrics(
     - nc2_equiangularity: std of the C(C-1) off-diagonal entries of the cosine matrix of the centred means;
     - nc2_etf_distance: ||G / ||G||_F - T / ||T||_F||_F, G the Gram matrix of the centred class means
       and T = etf_gram_target(C) (the ETF distance of Zhu et al.'s code);
-    with weight (D, C):
+    and only when weight (D, C) is given (without it, "nc3" and "nc4" are left out of the dict):
     - nc3: ||W / ||W||_F - M / ||M||_F||_F with M (D, C) the centred class means as columns;
     - nc4: the fraction of samples on which the classifier, argmax_c h @ W, disagrees with the nearest
-      class mean, argmin_c ||h - mu_c||.
-    A class with no sample is a ValueError. Computed in float64; returns Python floats.
+      class mean, argmin_c ||h - mu_c|| (a float32 mean of the disagreements is accepted: the checks
+      allow 1e-6 there).
+    A class with no sample is a ValueError. Computed in float64; returns a dict of Python floats.
     """
     _check_features(features, labels, weight)
     num_classes = weight.shape[1] if weight is not None else int(labels.max()) + 1
@@ -281,7 +293,8 @@ def neural_collapse_metrics(
 def long_tailed_counts(num_per_class: int, num_classes: int, imbalance_ratio: float) -> list[int]:
     """The exponential profile of CIFAR-10-LT (Cao et al., 2019): class c keeps
     int(num_per_class * imbalance_ratio ** (c / (C - 1))) samples, from num_per_class for class 0 down to
-    num_per_class * imbalance_ratio for class C - 1."""
+    num_per_class * imbalance_ratio for class C - 1. Compute it in Python floats (float64): int() truncates,
+    so a float32 computation can give a class one sample less. Returns a list of C Python ints."""
     if not 0 < imbalance_ratio <= 1:
         raise ValueError(
             f"imbalance_ratio should lie in (0, 1] (smallest / largest class); got {imbalance_ratio}"
