@@ -1,10 +1,10 @@
 """The teeth of cam_loss: mutants, mistakes only the hidden checks catch, a correct solution written
-differently, and the parameters of a quick notebook run (see tools/teeth/__init__.py)."""
+differently, correct idioms, and the parameters of a quick notebook run (see tools/teeth/__init__.py)."""
 
 from __future__ import annotations
 
 from tools.grade.workspace import reference_source
-from tools.teeth.mutation import HiddenOnlyMutant, Mutant, mutate, rewrite_all
+from tools.teeth.mutation import HiddenOnlyMutant, Mutant, mutate, rewrite, rewrite_all
 
 # ---------------------------------------------------------------------------------------------
 # Mutants, and a correct solution written differently
@@ -139,6 +139,46 @@ ALTERNATIVE = rewrite_all(
         """,
     },
 )
+
+# Correct solutions in idioms a check could refuse by demanding more than the docstring promises: each must
+# pass every self-contained question in-process (tests/test_teeth.py) and every hidden check
+# (tests/test_hidden_checks.py).
+CORRECT_IDIOMS = {
+    # bmm with the weights on the right (the reference has them on the left, the variant uses einsum).
+    "cam_by_bmm_on_the_right": rewrite(
+        _REFERENCE,
+        "make_cam",
+        """
+        B, K, H, W = feature_map.shape
+        pixels = feature_map.reshape(B, K, H * W).transpose(1, 2)  # (B, HW, K)
+        cams = torch.bmm(pixels, fc_weight[labels].unsqueeze(2)).view(B, H, W)
+        """,
+    ),
+    "cam_by_broadcasting": rewrite(
+        _REFERENCE, "make_cam", "cams = (fc_weight[labels][:, :, None, None] * feature_map).sum(dim=1)"
+    ),
+    # torch.where: a map whose range is below eps becomes zeros (the clamp keeps the other branch finite, and
+    # its gradient too); nan_to_num for the empty maps' share; F.l1_loss for l_cam.
+    "where_nan_to_num_and_l1_loss": rewrite_all(
+        _REFERENCE,
+        {
+            "min_max_normalize": """
+                low, high = maps.amin(dim=(1, 2), keepdim=True), maps.amax(dim=(1, 2), keepdim=True)
+                spread = high - low
+                normalized = torch.where(spread < eps, torch.zeros_like(maps), (maps - low) / spread.clamp(min=eps))
+            """,
+            "cam_mass_inside": """
+                share = torch.nan_to_num((maps * masks).sum(dim=(1, 2)) / maps.sum(dim=(1, 2)), nan=0.0)
+            """,
+            "cam_loss": """
+                l_ce = F.cross_entropy(logits, labels)
+                cam = min_max_normalize(make_cam(feature_map, labels, fc_weight.detach()))
+                l_cam = F.l1_loss(cam, min_max_normalize(make_caam(feature_map)))
+                total = l_ce + alpha * l_cam
+            """,
+        },
+    ),
+}
 
 QUICK_PARAMETERS: dict = {"NUM_TRAIN": 256, "EPOCHS": 1, "WARMUP_EPOCHS": 0, "NUM_TEST": 200}
 QUICK_CASUALTIES: set[str] = {"cam_training"}

@@ -216,6 +216,17 @@ CORRECT_IDIOMS = {
         dW = X.t() @ G / num_train + 2 * reg * W
         """,
     ),
+    # numpy arrays for the grid, with no regularization among the strengths (0 is a strength).
+    "grid_of_arrays_with_no_regularization": rewrite(
+        _REFERENCE,
+        "svm_get_search_params",
+        """
+        import numpy as np
+
+        learning_rates = np.array([3e-2, 1e-1, 3e-1, 1.0])
+        regularization_strengths = np.array([0.0, 1e-3, 1e-2])
+        """,
+    ),
     # A float32 one-hot mask: exact (0 and 1), promoted to the scores' dtype wherever it meets them.
     "softmax_with_a_float_one_hot": rewrite(
         _REFERENCE,

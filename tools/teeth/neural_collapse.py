@@ -1,5 +1,5 @@
 """The teeth of neural_collapse: mutants, mistakes only the hidden checks catch, a correct solution written
-differently, and the parameters of a quick notebook run (see tools/teeth/__init__.py)."""
+differently, correct idioms, and the parameters of a quick notebook run (see tools/teeth/__init__.py)."""
 
 from __future__ import annotations
 
@@ -166,6 +166,72 @@ ALTERNATIVE = rewrite_all(
         """,
     },
 )
+
+# Correct solutions in idioms a check could refuse by demanding more than the docstring promises: each must
+# pass every self-contained question in-process (tests/test_teeth.py) and every hidden check
+# (tests/test_hidden_checks.py).
+CORRECT_IDIOMS = {
+    # numpy's pseudo-inverse, converted back to a tensor; nc4 as a float32 mean; mu_G as the class means
+    # weighted by the class sizes (the plain mean of all features, again).
+    "numpy_pinv_float32_nc4_weighted_global_mean": mutate(
+        mutate(
+            mutate(
+                _REFERENCE,
+                "neural_collapse_metrics",
+                "torch.linalg.pinv(sigma_b)",
+                "torch.from_numpy(__import__('numpy').linalg.pinv(sigma_b.cpu().numpy())).to(sigma_b)",
+            ),
+            "neural_collapse_metrics",
+            "(classifier != nearest_mean).double().mean().item()",
+            "(classifier != nearest_mean).float().mean().item()",
+        ),
+        "neural_collapse_metrics",
+        "global_mean = h.mean(dim=0)",
+        "global_mean = torch.bincount(labels, minlength=num_classes).to(h) @ means / h.shape[0]",
+    ),
+    "scipy_pinv": mutate(
+        _REFERENCE,
+        "neural_collapse_metrics",
+        "torch.linalg.pinv(sigma_b)",
+        "torch.as_tensor(__import__('scipy.linalg').linalg.pinv(sigma_b.cpu().numpy())).to(sigma_b)",
+    ),
+    # The objective's loops over the unordered pairs i <= j, each pair i < j counted twice; einsum for the
+    # vectorized Gram matrix; the ETF's Gaussian drawn in float32; a float64 buffer in the head.
+    "unordered_pairs_einsum_float32_draw_float64_head": mutate(
+        rewrite_all(
+            _REFERENCE,
+            {
+                "etf_objective_naive": """
+                M = etf_gram_target(W.shape[1], dtype=W.dtype, device=W.device)
+                C = W.shape[1]
+                loss = W.new_zeros(())
+                grad = torch.zeros_like(W)
+                for i in range(C):
+                    for j in range(i, C):
+                        error = W[:, i] @ W[:, j] - M[i, j]
+                        times = 1 if i == j else 2
+                        loss += times * error * error
+                        grad[:, i] += 2 * times * error * W[:, j]
+                        grad[:, j] += 2 * times * error * W[:, i]
+            """,
+                "etf_objective": """
+                error = torch.einsum("di,dj->ij", W, W) - etf_gram_target(W.shape[1], dtype=W.dtype, device=W.device)
+                loss = (error**2).sum()
+                grad = 4 * torch.einsum("di,ij->dj", W, error)
+            """,
+                "simplex_etf": """
+                gaussian = torch.randn(D, min(D, C), generator=generator).double()
+                Q, _ = torch.linalg.qr(gaussian)
+                U = Q if D >= C else Q @ _helmert_basis(C, torch.float64, "cpu").t()
+                W = math.sqrt(C / (C - 1)) * (U - U.mean(dim=1, keepdim=True))
+            """,
+            },
+        ),
+        "ETFClassifier",
+        "simplex_etf(num_features, num_classes, seed=seed))",
+        "simplex_etf(num_features, num_classes, seed=seed, dtype=torch.float64))",
+    ),
+}
 
 QUICK_PARAMETERS: dict = {"EPOCHS": 2, "METRICS_EVERY": 1, "UFM_STEPS": 200}
 QUICK_CASUALTIES: set[str] = set()

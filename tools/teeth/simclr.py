@@ -1,5 +1,5 @@
 """The teeth of simclr: mutants, mistakes only the hidden checks catch, a correct solution written
-differently, and the parameters of a quick notebook run (see tools/teeth/__init__.py)."""
+differently, correct idioms, and the parameters of a quick notebook run (see tools/teeth/__init__.py)."""
 
 from __future__ import annotations
 
@@ -122,6 +122,43 @@ ALTERNATIVE = rewrite_all(
         """,
     },
 )
+
+# Correct solutions in idioms a check could refuse by demanding more than the docstring promises: each must
+# pass every self-contained question in-process (tests/test_teeth.py) and every hidden check
+# (tests/test_hidden_checks.py).
+CORRECT_IDIOMS = {
+    # CS231n's step: a forward pass per view (BatchNorm then normalizes each view with its own statistics).
+    "step_one_view_at_a_time": rewrite(
+        _REFERENCE,
+        "simclr_train_step",
+        """
+        _, z_i = model(x_i)
+        _, z_j = model(x_j)
+        loss = simclr_loss_vectorized(z_i, z_j, tau)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        """,
+    ),
+    # The similarity matrix by einsum, the self-pairs masked with torch.where, the loss cast back to the inputs'
+    # dtype (half precision included).
+    "einsum_where_and_the_inputs_dtype": rewrite_all(
+        _REFERENCE,
+        {
+            "compute_sim_matrix": """
+                unit = out / out.norm(dim=1, keepdim=True)
+                sim_matrix = torch.einsum("id,kd->ik", unit, unit)
+            """,
+            "simclr_loss_vectorized": """
+                out = torch.cat([out_left, out_right]).to(torch.promote_types(out_left.dtype, torch.float32))
+                self_pairs = torch.eye(2 * N, dtype=torch.bool, device=out.device)
+                logits = torch.where(self_pairs, float("-inf"), compute_sim_matrix(out) / tau)
+                positives = torch.cat([logits.diagonal(N), logits.diagonal(-N)])
+                loss = (torch.logsumexp(logits, dim=1) - positives).mean().to(out_left.dtype)
+            """,
+        },
+    ),
+}
 
 QUICK_PARAMETERS: dict = {"TRAIN_STEPS": 3}
 QUICK_CASUALTIES: set[str] = {"simclr_training"}

@@ -16,7 +16,16 @@ import torch
 import torch.nn.functional as F
 
 from utils.checks.recorded import oracle
-from utils.grading import Parts, check_accuracy, check_close, check_shape, check_speedup, fail, report_pass
+from utils.grading import (
+    Parts,
+    apart,
+    check_accuracy,
+    check_close,
+    check_shape,
+    check_speedup,
+    fail,
+    report_pass,
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -581,7 +590,9 @@ def check_cam_training(results: dict[str, dict], dataset: str, cam_loss_trained:
         ratio = results["CAM-loss"]["l_cam"] / results["cross-entropy"]["l_cam"]
         if not ratio <= MAX_CAM_RATIO:
             fail(
-                f"training with CAM-loss left the test L_cam at {ratio:.2f} of the cross-entropy network's, "
-                f"expected at most {MAX_CAM_RATIO:g}",
+                "training with CAM-loss left the test L_cam at {} of the cross-entropy network's, "
+                "expected at most {}".format(
+                    *apart(ratio, MAX_CAM_RATIO, 2, "f", first=(f"{ratio:.2f}", f"{MAX_CAM_RATIO:g}"))
+                ),
                 "the step must backpropagate l_ce + alpha * l_cam, with the epoch's alpha from alpha_schedule",
             )

@@ -6,6 +6,7 @@ function with an independent oracle: torch.nn.functional's losses and autograd.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 
 import torch
@@ -428,17 +429,32 @@ def check_test_one_param_set(test_one_param_set: Callable) -> None:
     report_pass("test_one_param_set")
 
 
+def grid_values(values) -> list:
+    """A grid's sequence (a list, tuple, array or 1-D tensor) as a list, tensors' and arrays' items as numbers."""
+    if hasattr(values, "tolist"):
+        values = values.tolist()
+    return [v.item() if hasattr(v, "item") else v for v in values]
+
+
+def is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_search_params(get_params: Callable, name: str, max_pairs: int = 25) -> None:
-    """Two non-empty lists of positive numbers, at most max_pairs combinations."""
+    """Two non-empty sequences of numbers, positive learning rates and non-negative regularization strengths,
+    at most max_pairs combinations."""
     result = get_params()
     if not (isinstance(result, tuple) and len(result) == 2):
         fail(f"{name} should return (learning_rates, regularization_strengths)")
-    learning_rates, regs = (list(v) for v in result)
+    try:
+        learning_rates, regs = (grid_values(v) for v in result)
+    except TypeError:
+        fail(f"{name} should return two sequences of numbers, got {result!r:.80}")
     if not learning_rates or not regs:
         fail(f"{name}: both lists need at least one value")
-    if any(not isinstance(v, (int, float)) or not v > 0 for v in learning_rates):
+    if any(not is_number(v) or not v > 0 for v in learning_rates):
         fail(f"{name}: learning rates must be positive numbers, got {learning_rates}")
-    if any(not isinstance(v, (int, float)) or v < 0 for v in regs):
+    if any(not is_number(v) or not v >= 0 for v in regs):
         fail(f"{name}: regularization strengths must be non-negative numbers, got {regs}")
     if len(learning_rates) * len(regs) > max_pairs:
         fail(

@@ -15,7 +15,16 @@ from PIL import Image
 from torchvision import transforms
 
 from utils.checks.recorded import oracle
-from utils.grading import Parts, check_accuracy, check_close, check_finite, check_shape, fail, report_pass
+from utils.grading import (
+    Parts,
+    apart,
+    check_accuracy,
+    check_close,
+    check_finite,
+    check_shape,
+    fail,
+    report_pass,
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,9 +273,10 @@ def check_half_precision(loss_fn: Callable, left, right) -> None:
         # Rounding the inputs to this dtype alone moves the logits by about eps / tau.
         allowed = 4 * torch.finfo(dtype).eps / 0.05
         if not abs(loss.double().item() - reference.item()) <= allowed:
+            shown, expected = apart(loss.double().item(), reference.item(), 5)
             fail(
-                f"simclr_loss_vectorized in {dtype} at tau = 0.05 is {loss.item():.5g}, expected "
-                f"{reference.item():.5g} within {allowed:.2g}",
+                f"simclr_loss_vectorized in {dtype} at tau = 0.05 is {shown}, expected {expected} within "
+                f"{allowed:.2g} (off by {abs(loss.double().item() - reference.item()):.2g})",
                 HALF_PRECISION_HINT,
             )
 
@@ -324,9 +334,12 @@ def check_train_step(train_step: Callable, model_class: Callable) -> None:
             "call loss.backward() and optimizer.step()",
         )
     if not losses[-1] < 0.8 * losses[0]:
+        ratio, goal = apart(
+            losses[-1] / losses[0], 0.8, 3, "f", first=(f"{losses[-1] / losses[0]:.3f}", "0.8")
+        )
         fail(
-            f"15 steps on one fixed batch took the loss from {losses[0]:.3f} to {losses[-1]:.3f}; "
-            "expected a clear drop",
+            f"15 steps on one fixed batch took the loss from {losses[0]:.3f} to {losses[-1]:.3f}, {ratio} of its "
+            f"start; expected a clear drop, below {goal} of it",
             "feed both views through the model, use the projections z in the loss, and zero the gradients each step",
         )
     report_pass("simclr_train_step", f"loss {losses[0]:.3f} -> {losses[-1]:.3f} on a fixed batch")

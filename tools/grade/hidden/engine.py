@@ -33,7 +33,7 @@ from tools.grade.hidden.child import Child, ChildDied, Death, Reply
 from tools.grade.hidden.compare import describe_inputs, difference, precision, to_float64
 from tools.grade.hidden.drivers import keep_inputs, kept_output, run_kept, set_threads, source_of
 from tools.grade.limits import LIMIT_FACTOR, derived_limit
-from utils.grading import one_thread
+from utils.grading import apart, one_thread
 from utils.watch import FunctionHung
 
 HUNG = FunctionHung.__name__
@@ -77,6 +77,7 @@ class Case:
 class HiddenFailure:
     message: str
     part: str | None = None  # the part of the question it costs; None: the whole question
+    timeout: bool = False  # a limit ran out (the call's, a hung function's, the submission's budget)
 
 
 @dataclass
@@ -137,7 +138,7 @@ def run_hidden_checks(
             label = f"hidden check: {case.function}({describe_inputs(args)})"
             if time.monotonic() > deadline:
                 verdict.failures.append(
-                    HiddenFailure(f"{label}: not run, the submission's time limit was spent")
+                    HiddenFailure(f"{label}: not run, the submission's time budget ran out", timeout=True)
                 )
                 continue
             expected, seconds = _expected(topic, index)
@@ -151,7 +152,9 @@ def run_hidden_checks(
                 if reply.error:  # code that does not even run costs the whole question, whatever the case
                     hung = reply.error.removeprefix(f"{HUNG}: ")  # a function that hung before, stopped early
                     failures = [
-                        HiddenFailure(f"{label}: {hung}" if hung != reply.error else f"{label} raised {hung}")
+                        HiddenFailure(f"{label}: {hung}", timeout=True)
+                        if hung != reply.error
+                        else HiddenFailure(f"{label} raised {hung}")
                     ]
                 else:
                     failures = [
@@ -168,7 +171,7 @@ def run_hidden_checks(
                     child.close()
                 child = None
                 why = DEATHS[died.death].format(timeout=limit) if died.death in DEATHS else died.detail
-                verdict.failures.append(HiddenFailure(f"{label}: {why}"))
+                verdict.failures.append(HiddenFailure(f"{label}: {why}", timeout=died.death is Death.TIMEOUT))
                 continue
             verdict.failures.extend(failures)
             verdict.passed += not failures
@@ -220,8 +223,11 @@ def _race(child: Child, topic: str, case: Case, timeout: float) -> str | None:
     ratio = race_ratio(child, topic, case, timeout)
     if ratio >= case.speed.min_ratio:
         return None
+    shown, goal = apart(
+        ratio, case.speed.min_ratio, 1, "f", first=(f"{ratio:.1f}", f"{case.speed.min_ratio:g}")
+    )
     return (
-        f"only {ratio:.1f}x faster than a loop over the samples, expected at least {case.speed.min_ratio:g}x "
+        f"only {shown}x faster than a loop over the samples, expected at least {goal}x "
         "(no Python loops over samples or classes)"
     )
 

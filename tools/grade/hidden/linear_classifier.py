@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import numbers
 
 import torch
 
 from tools.grade.hidden import draw
 from tools.grade.hidden.compare import kind
 from tools.grade.hidden.engine import Case, Speed
+from utils.grading import apart
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,10 +190,8 @@ def _held_out(W) -> str | None:
         return "the trained weights hold inf or nan"
     accuracy = held_out_accuracy(W)
     if accuracy < MIN_ACCURACY:
-        return (
-            f"the trained weights classify {accuracy:.0%} of held-out digits right, "
-            f"expected at least {MIN_ACCURACY:.0%}"
-        )
+        shown, goal = apart(accuracy, MIN_ACCURACY, 0, "%")
+        return f"the trained weights classify {shown} of held-out digits right, expected at least {goal}"
     return None
 
 
@@ -278,10 +278,17 @@ def search(module, model, data, num_iters):
 
 
 def _numbers(values) -> list:
-    """A returned sequence (a list, tuple or tensor) as a list; [] for anything else."""
+    """A returned sequence (a list, tuple or tensor) as a list, one-element tensors in it as numbers; [] for
+    anything else."""
     if isinstance(values, torch.Tensor):
         return values.flatten().tolist()
-    return list(values) if isinstance(values, (list, tuple)) else []
+    if not isinstance(values, (list, tuple)):
+        return []
+    return [v.item() if isinstance(v, torch.Tensor) and v.numel() == 1 else v for v in values]
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _finds(model: str):
@@ -295,8 +302,10 @@ def _finds(model: str):
         learning_rates, regs = (_numbers(v) for v in output)
         if not learning_rates or not regs or len(learning_rates) * len(regs) > 25:
             return f"the grid should have between 1 and 25 pairs, got {len(learning_rates)} x {len(regs)}"
-        if not all(isinstance(v, (int, float)) and v > 0 for v in learning_rates + regs):
-            return "the learning rates and regularization strengths should be positive numbers"
+        if not all(_is_number(v) and v > 0 for v in learning_rates):
+            return "the learning rates should be positive numbers"
+        if not all(_is_number(v) and v >= 0 for v in regs):  # a strength of 0 is no regularization
+            return "the regularization strengths should be non-negative numbers"
         model_class = reference.LinearSVM if model == "svm" else reference.Softmax
         rows = _training_rows(torch.Generator().manual_seed(0))
         _, best, _ = reference.search_hyperparameters(model_class, rows, learning_rates, regs, NUM_ITERS)

@@ -8,6 +8,7 @@ from tools.grade.hidden import draw
 from tools.grade.hidden.compare import difference, kind
 from tools.grade.hidden.drivers import errors_raised, input_gradients
 from tools.grade.hidden.engine import Case
+from utils.grading import apart
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,7 +148,13 @@ def _is_an_etf_head(args, output) -> str | None:
     ).fill_diagonal_(1)
     if (weight.t() @ weight - target).abs().max() > 1e-5:
         return "the weight's Gram matrix is not a simplex ETF's"
-    if not torch.equal(output["weight"], output["etf"]):
+    # Within float32's rounding: the docstring leaves the buffer's dtype open (simplex_etf's default is float32).
+    etf = output["etf"]
+    if (
+        not isinstance(etf, torch.Tensor)
+        or etf.shape != weight.shape
+        or (etf.double() - weight).abs().max() > 1e-6
+    ):
         return "the weight is not simplex_etf(num_features, num_classes, seed=seed): pass the seed on"
     h = torch.nn.functional.normalize(features.double(), dim=1) if normalize_features else features.double()
     return difference(output["logits"], scale * h @ weight, 1e-4, "the logits")
@@ -167,11 +174,12 @@ def _descended(args, output) -> str | None:
     from solutions.neural_collapse import etf_objective
 
     reached = float(etf_objective(weight.double())[0])
-    if not reached <= tol * (1 + 1e-6) or abs(reached - losses[-1]) > 1e-8 * max(1.0, reached):
-        return (
-            f"the weight returned has objective {reached:.3g}, "
-            f"and the last loss recorded is {losses[-1]:.3g} (tol {tol:g})"
-        )
+    if not reached <= tol * (1 + 1e-6):
+        shown, goal = apart(reached, tol, 3, "g", first=(f"{reached:.3g}", f"{tol:g}"))
+        return f"the weight returned has objective {shown}, expected at most tol = {goal}"
+    if abs(reached - float(losses[-1])) > 1e-8 * max(1.0, reached):
+        shown, recorded = apart(reached, float(losses[-1]), 3)
+        return f"the weight returned has objective {shown}, but the last loss recorded is {recorded}"
     if any(b >= a for a, b in zip(losses, losses[1:])) or any(loss <= tol for loss in losses[:-1]):
         return "the losses should fall at every step and stop at the first one <= tol"
     return None
