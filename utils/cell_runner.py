@@ -4,6 +4,10 @@ How a cell ended is read from facts the runner records while nbval waits on the 
 within the cell's limit, no output after the reply, the kernel process gone) and from the exception
 type the kernel reports, never from nbval's message text. A cell that ends the kernel (os._exit, a
 crash) is an error, and the cells after it run again in a fresh kernel without it.
+
+A CellWatcher, when given, hears as each cell starts, while it runs (about once a second) and as it
+ends: the autograder prints the scorecard and the progress of long cells from there, while the
+notebook runs.
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
+from typing import Protocol
 
 import nbformat
 import pytest
@@ -53,6 +58,22 @@ class CellFacts:
     kernel_died: bool = False  # the kernel process ended while the cell waited for it
 
 
+class CellWatcher(Protocol):
+    """Hears about the cells as they run (code cells by index, as nbval counts them)."""
+
+    def started(self, cell: int, limit: float, again: bool) -> None:
+        """The cell started, with limit seconds to run; again: it already ran once (a rerun in a fresh
+        kernel after a later cell ended the kernel) and its outcome stands from then."""
+
+    def running(self, cell: int, seconds: float) -> None:
+        """The cell has run this long and has not finished (about once a second)."""
+
+    def ended(self, cell: int, outcome: CellOutcome, final: bool) -> None:
+        """The cell ended. final: this outcome is the one run_cells returns for it, but for the rare cell
+        that passed and then took the kernel down behind it (run_cells makes it an error). Not final: the
+        cell ran again (already ended) or will run again (it found the kernel gone)."""
+
+
 class KernelDied(RuntimeError):
     """The kernel process ended while a cell was waiting for it."""
 
@@ -71,9 +92,10 @@ def summarize_traceback(text: str, module: str | None = None) -> str:
     return lines[-1].strip() + where
 
 
-def _watched(kernel, facts: CellFacts):
+def _watched(kernel, facts: CellFacts, tick: Callable[[], None] = lambda: None):
     """kernel.get_message in short polls that record which wait ran out, and raise KernelDied as soon as
-    the kernel process is gone.
+    the kernel process is gone; tick is called after each poll that found no message (while a cell runs,
+    nbval waits for its reply: about once a second).
 
     nbval waits for a cell's reply (the shell channel) and then its output (iopub) in single blocking
     reads of the whole timeout, and never looks at the process: a kernel that exits or crashes costs the
@@ -101,6 +123,7 @@ def _watched(kernel, facts: CellFacts):
                     facts.kernel_died = True
                     kernel.stop()  # closes the channels and removes the connection file
                     raise KernelDied(KERNEL_DIED) from None
+                tick()
 
     return get_message
 
@@ -130,22 +153,38 @@ def parts_bundle(outputs: list) -> object:
 
 
 class _CellRecorder:
-    """A pytest plugin that sets each cell's timeout, watches the kernel, and records how each cell ended."""
+    """A pytest plugin that sets each cell's timeout, watches the kernel, and records how each cell ended;
+    it tells the watcher, if any. The cells up to ran_before ran before (this run is a rerun)."""
 
-    def __init__(self, timeouts: Mapping[int, float], default_timeout: float):
+    def __init__(
+        self,
+        timeouts: Mapping[int, float],
+        default_timeout: float,
+        watcher: CellWatcher | None = None,
+        ran_before: int = -1,
+    ):
         self.timeouts, self.default_timeout = timeouts, default_timeout
+        self.watcher, self.ran_before = watcher, ran_before
         self.facts: dict[int, CellFacts] = {}
         self.outcomes: dict[int, CellOutcome] = {}
         self.seconds: dict[int, float] = {}
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
+        cell, watcher = item.cell_num, self.watcher
+        limit = self.timeouts.get(cell, self.default_timeout)
         # nbval reads the timeout from the options for every cell it runs.
-        item.config.option.nbval_cell_timeout = self.timeouts.get(item.cell_num, self.default_timeout)
+        item.config.option.nbval_cell_timeout = limit
         kernel = item.parent.kernel
-        facts = self.facts[item.cell_num] = CellFacts(dead_at_start=not kernel.is_alive())
-        kernel.get_message = _watched(kernel, facts)
+        facts = self.facts[cell] = CellFacts(dead_at_start=not kernel.is_alive())
         start = time.perf_counter()
+        if watcher is None:
+            kernel.get_message = _watched(kernel, facts)
+        else:
+            watcher.started(cell, limit, again=cell <= self.ran_before)
+            kernel.get_message = _watched(
+                kernel, facts, lambda: watcher.running(cell, time.perf_counter() - start)
+            )
         try:
             yield
         finally:
@@ -164,16 +203,22 @@ class _CellRecorder:
             outcome.seconds = self.seconds.get(item.cell_num, 0.0)
             outcome.parts = parts_bundle(outputs)
             self.outcomes[item.cell_num] = outcome
+            if self.watcher is not None:
+                final = item.cell_num > self.ran_before and not outcome.kernel_gone
+                self.watcher.ended(item.cell_num, outcome, final)
 
 
-def run_cells(path: Path, timeouts: Mapping[int, float], default_timeout: float) -> dict[int, CellOutcome]:
-    """Each code cell's outcome, by its index among the code cells; timeouts gives some cells their own.
+def run_cells(
+    path: Path, timeouts: Mapping[int, float], default_timeout: float, watcher: CellWatcher | None = None
+) -> dict[int, CellOutcome]:
+    """Each code cell's outcome, by its index among the code cells; timeouts gives some cells their own
+    limits; the watcher hears about each cell as it runs.
 
     When a cell ends the kernel, the cells after it come from a rerun without it; the cell keeps its own
     outcome (an error that says so, or a timeout), and the cells before it keep theirs. At most one rerun
     per cell that ended the kernel, each past a later cell.
     """
-    outcomes = _run_nbval(path, timeouts, default_timeout)
+    outcomes = _run_nbval(path, timeouts, default_timeout, watcher)
     skipped: list[int] = []
     while True:
         culprit = _kernel_ender(outcomes)
@@ -182,7 +227,7 @@ def run_cells(path: Path, timeouts: Mapping[int, float], default_timeout: float)
         if outcomes[culprit].status is Status.PASSED:  # the kernel went down once the cell had replied
             outcomes[culprit] = CellOutcome(Status.ERROR, KERNEL_DIED)
         skipped.append(culprit)
-        rerun = _run_without(path, skipped, timeouts, default_timeout)
+        rerun = _run_without(path, skipped, timeouts, default_timeout, watcher)
         outcomes = {cell: outcome for cell, outcome in outcomes.items() if cell <= culprit}
         outcomes.update((cell, outcome) for cell, outcome in rerun.items() if cell > culprit)
 
@@ -197,7 +242,11 @@ def _kernel_ender(outcomes: dict[int, CellOutcome]) -> int | None:
 
 
 def _run_without(
-    path: Path, skipped: list[int], timeouts: Mapping[int, float], default_timeout: float
+    path: Path,
+    skipped: list[int],
+    timeouts: Mapping[int, float],
+    default_timeout: float,
+    watcher: CellWatcher | None = None,
 ) -> dict[int, CellOutcome]:
     """Runs a copy of the notebook whose skipped code cells do nothing, next to it so relative paths hold."""
     notebook = nbformat.read(path, as_version=4)
@@ -209,7 +258,7 @@ def _run_without(
     copy = Path(name)
     try:
         nbformat.write(notebook, copy)
-        return _run_nbval(copy, timeouts, default_timeout)
+        return _run_nbval(copy, timeouts, default_timeout, watcher, ran_before=skipped[-1])
     finally:
         copy.unlink()
 
@@ -248,9 +297,16 @@ def _kernel_environment() -> Iterator[None]:
             os.environ.pop(key, None)
 
 
-def _run_nbval(path: Path, timeouts: Mapping[int, float], default_timeout: float) -> dict[int, CellOutcome]:
-    """Runs the notebook under nbval (lax mode, this interpreter's kernel); returns each cell's outcome."""
-    recorder = _CellRecorder(timeouts, default_timeout)
+def _run_nbval(
+    path: Path,
+    timeouts: Mapping[int, float],
+    default_timeout: float,
+    watcher: CellWatcher | None = None,
+    ran_before: int = -1,
+) -> dict[int, CellOutcome]:
+    """Runs the notebook under nbval (lax mode, this interpreter's kernel); returns each cell's outcome.
+    The cells up to ran_before ran before: the watcher hears that their outcomes are not final."""
+    recorder = _CellRecorder(timeouts, default_timeout, watcher, ran_before)
     args = [
         str(path),
         "--nbval-lax",
