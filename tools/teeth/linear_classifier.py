@@ -63,6 +63,16 @@ MUTANTS = {
         {"sample_batch": "same rows on every call"},
         _SEARCHES,
     ),
+    # randperm draws without replacement: a batch larger than num_train comes back short.
+    "sample_batch_without_replacement": Mutant(
+        mutate(
+            _REFERENCE,
+            "sample_batch",
+            "idx = torch.randint(num_train, (batch_size,), device=X.device)",
+            "idx = torch.randperm(num_train, device=X.device)[:batch_size]",
+        ),
+        {"sample_batch": "with replacement"},
+    ),
     "predict_with_argmin": Mutant(
         mutate(_REFERENCE, "predict_linear_classifier", ".argmax(dim=1)", ".argmin(dim=1)"),
         {"predict_linear_classifier": "argmin", "svm_search": "accuracy", "softmax_search": "accuracy"},

@@ -41,6 +41,15 @@ MUTANTS = {
         ),
         {"etf_classifier": "register_buffer"},
     ),
+    "head_ignores_the_seed": Mutant(
+        mutate(
+            _REFERENCE,
+            "ETFClassifier",
+            "simplex_etf(num_features, num_classes, seed=seed)",
+            "simplex_etf(num_features, num_classes)",
+        ),
+        {"etf_classifier": "pass the seed on"},
+    ),
     "nc1_with_sigma_b_not_its_pseudo_inverse": Mutant(
         mutate(_REFERENCE, "neural_collapse_metrics", "torch.linalg.pinv(sigma_b)", "sigma_b"),
         {"nc1": "pseudo-inverse"},
@@ -131,18 +140,7 @@ MUTANTS = {
     ),
 }
 
-# The notebook's check builds its head with the default seed.
-HIDDEN_ONLY_MUTANTS = {
-    "head_ignores_the_seed": HiddenOnlyMutant(
-        mutate(
-            _REFERENCE,
-            "ETFClassifier",
-            "simplex_etf(num_features, num_classes, seed=seed)",
-            "simplex_etf(num_features, num_classes)",
-        ),
-        "etf_classifier",
-    ),
-}
+HIDDEN_ONLY_MUTANTS: dict[str, HiddenOnlyMutant] = {}
 
 ALTERNATIVE = rewrite_all(
     _REFERENCE,

@@ -16,6 +16,7 @@ from utils.checks.recorded import oracle
 from utils.grading import (
     Parts,
     apart,
+    as_tensor,
     check_accuracy,
     check_close,
     check_shape,
@@ -292,7 +293,22 @@ def check_sample_batch(sample_batch: Callable) -> None:
             "sample_batch is not repeatable under torch.manual_seed",
             "draw the indices with torch's generator (torch.randint), not numpy or random",
         )
+    check_batch_larger_than_the_rows(sample_batch, X, y)
     report_pass("sample_batch")
+
+
+def check_batch_larger_than_the_rows(sample_batch: Callable, X, y) -> None:
+    """With replacement, as the docstring says: a batch of 12 rows from the first 5."""
+    hint = "sample with replacement (torch.randint), so that batch_size may exceed num_train"
+    try:
+        X_batch, _ = sample_batch(X, y, 5, 12)
+    except Exception as error:  # randperm or numpy without replacement: the same mistake
+        fail(f"sample_batch raised {type(error).__name__} for a batch of 12 from num_train = 5 rows", hint)
+    X_batch = as_tensor("sample_batch: X_batch", X_batch)
+    if tuple(X_batch.shape) != (12, 3):
+        fail(f"sample_batch: a batch of 12 from num_train = 5 rows has shape {tuple(X_batch.shape)}", hint)
+    if X_batch[:, 0].max() >= 5:
+        fail("sample_batch: drew rows beyond the first num_train = 5 for a batch of 12")
 
 
 def check_train_linear_classifier(train_fn: Callable) -> None:

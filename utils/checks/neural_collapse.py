@@ -300,6 +300,14 @@ def check_etf_classifier(classifier_class: Callable) -> None:
     optimizer.step()
     if not torch.equal(head.weight, before):
         fail("an optimizer step moved ETFClassifier's weight")
+    first, again, other = (classifier_class(num_features=6, num_classes=4, seed=s).weight for s in (3, 3, 4))
+    if not torch.equal(first, again) or torch.equal(first, other):
+        fail(
+            "two ETFClassifiers with seed=3 hold different weights"
+            if not torch.equal(first, again)
+            else "ETFClassifiers with seeds 3 and 4 hold the same weight",
+            "pass the seed on: simplex_etf(num_features, num_classes, seed=seed)",
+        )
     features = torch.randn(5, 6)
     # In float64 whatever the buffer's dtype (the docstring leaves it open): the logits come in float32.
     check_close("ETFClassifier's logits", head(features), 2.0 * features.double() @ before.double(), tol=1e-6)
