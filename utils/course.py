@@ -11,7 +11,11 @@ ids. Everything else about an assignment follows from its topic by convention:
     tests/test_<topic>.py           its oracle tests
 
 A notebook's graded cell starts with `# GRADED: <id> (<points> pts)`; a test fails when the headers and
-this registry disagree. `python -m tools.build.new_assignment NAME` appends a new entry at the end of this file.
+this registry disagree. A written question ("Inline question N") has two markdown cells found by cell
+metadata, `{"losslab": {"question": "<id>"}}` (its text) and `{"losslab": {"answer": "<id>"}}` (the
+student's answer, right after it); staff grade it with the rubric of tools/grade/rubrics.py (instructor
+only), and its points are never among the autograded ones.
+`python -m tools.build.new_assignment NAME` appends a new entry at the end of this file.
 """
 
 from __future__ import annotations
@@ -49,6 +53,21 @@ class Question:
 
 
 @dataclass(frozen=True)
+class WrittenQuestion:
+    """A question the student answers in words, in the notebook's answer cell; graded by staff, never by the
+    autograder, so its points stay out of every autograded total (Assignment.points, reports, grades.csv).
+    Its rubric is instructor material: tools/grade/rubrics.py, keyed by (topic, id)."""
+
+    id: str  # stable: the cells' metadata, the student's result and the staff's grades refer to it
+    points: float
+
+
+# The cell metadata that marks a written question's cells: {"losslab": {"question": id}} on the cell with its
+# text, {"losslab": {"answer": id}} on the student's answer cell right after it.
+CELL_METADATA = "losslab"
+
+
+@dataclass(frozen=True)
 class Assignment:
     number: int
     topic: str  # the student module's name
@@ -56,6 +75,7 @@ class Assignment:
     notebook: str  # from the repository root
     datasets: tuple[str, ...]  # utils.data.load_dataset names; the first is the offline default
     questions: tuple[Question, ...]
+    written: tuple[WrittenQuestion, ...] = ()  # in the notebook's order: "Inline question 1", 2, ...
 
     @property
     def student_module(self) -> str:
@@ -79,7 +99,13 @@ class Assignment:
 
     @property
     def points(self) -> float:
+        """The autograded points; the written questions' are apart (written_points)."""
         return sum(q.points for q in self.questions)
+
+    @property
+    def written_points(self) -> float:
+        """The written questions' points, graded by staff."""
+        return sum(q.points for q in self.written)
 
     def question(self, question_id: str) -> Question:
         for question in self.questions:
@@ -108,7 +134,7 @@ def register(assignment: Assignment) -> Assignment:
         for field in ("number", "topic", "notebook"):
             if getattr(other, field) == getattr(assignment, field):
                 raise ValueError(f"two assignments share the {field} {getattr(assignment, field)!r}")
-    ids = [q.id for q in assignment.questions]
+    ids = [q.id for q in assignment.questions] + [q.id for q in assignment.written]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{assignment.topic}: a question id appears twice in {ids}")
     for question in assignment.questions:
@@ -161,6 +187,10 @@ def _questions(*questions: tuple) -> tuple[Question, ...]:
     return tuple(Question(*q) if isinstance(q, tuple) else q for q in questions)
 
 
+def _written(**points: float) -> tuple[WrittenQuestion, ...]:
+    return tuple(WrittenQuestion(i, p) for i, p in points.items())
+
+
 def _parts(**points: float) -> tuple[Part, ...]:
     return tuple(Part(i, p) for i, p in points.items())
 
@@ -192,6 +222,13 @@ register(
             ("softmax_get_search_params", 1, "check_search_params"),
             Question("softmax_search", 3, "check_search_accuracy", timeout=600, self_contained=False),
         ),
+        _written(
+            gradcheck_kinks=2,
+            svm_weight_templates=1,
+            softmax_initial_loss=1,
+            svm_vs_softmax_new_point=2,
+            batch_max_stability=2,
+        ),
     )
 )
 
@@ -217,6 +254,7 @@ register(
             ("simclr_train_step", 2, "check_train_step"),
             Question("simclr_training", 4, "check_simclr_training", timeout=900, self_contained=False),
         ),
+        _written(denominator_self_pair=2, temperature=2, projection_head=2, colour_distortion=2),
     )
 )
 
@@ -239,6 +277,7 @@ register(
             Question("cam_training", 2, "check_cam_training", timeout=600, self_contained=False),
             ("localization", 2, "check_localization"),
         ),
+        _written(detached_classifier=2, warm_up=2, caam_suppression=2),
     )
 )
 
@@ -267,5 +306,6 @@ register(
             ("nc4", 1, "check_nc4"),
             ("long_tailed_indices", 2, "check_long_tailed_indices"),
         ),
+        _written(etf_dimension=2, optimize_for_etf=2, minority_collapse=2),
     )
 )
