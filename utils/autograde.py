@@ -35,7 +35,7 @@ import nbformat
 from tqdm import tqdm
 
 from utils import course
-from utils.cell_runner import CellOutcome, run_cells, summarize_traceback
+from utils.cell_runner import Budget, CellOutcome, run_cells, summarize_traceback
 from utils.graded_cells import GradedCell, code_cells, graded_cells, import_cells, imported_utils_modules
 from utils.results import NotebookReport, PartResult, QuestionResult, Status
 from utils.settings import QUESTION_TIMEOUT
@@ -89,17 +89,19 @@ def grade_notebook(
     default_timeout: float = QUESTION_TIMEOUT.default,
     cell_limits: Mapping[int, float] | None = None,
     console: Console | None = None,
+    budget: Budget | None = None,
 ) -> tuple[NotebookReport, dict[int, float]]:
     """Grades one notebook whose repository root is root; the report, and how long each code cell ran.
     cell_limits gives code cells (by index) limits of their own; a question's limit in the registry wins.
-    With a console, the scorecard is printed there as the cells end, and the progress of long cells."""
+    With a console, the scorecard is printed there as the cells end, and the progress of long cells. With a
+    budget, the cells past its end are not run and are charged a timeout."""
     notebook = nbformat.read(path, as_version=4)
     name = path.relative_to(root).as_posix()
     cells = graded_cells(notebook, course.by_notebook(name))
     timeouts = dict(cell_limits or {})
     timeouts.update((c.cell_num, c.timeout) for c in cells if c.timeout and c.cell_num is not None)
     live = None if console is None else LiveScorecard(console, name, cells, notebook)
-    outcomes = run_cells(path, timeouts, default_timeout, live)
+    outcomes = run_cells(path, timeouts, default_timeout, live, budget)
     report = _report(root, name, notebook, cells, outcomes)
     if live is not None:
         live.finish(report)
@@ -386,6 +388,12 @@ def build_parser(description: str = "Grade notebooks and print a scorecard.") ->
     parser.add_argument(
         "--cell-times", type=Path, help="write how long each code cell ran to this JSON file, in that shape"
     )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        help="seconds for the whole run (the batch grader's budget for a submission): a cell still running "
+        "then is stopped, and the cells after it are not run; each is charged a timeout that says so",
+    )
     return parser
 
 
@@ -403,11 +411,12 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, root: Path = 
     limits = json.loads(args.cell_limits.read_text()) if args.cell_limits else {}
     total, most, times = 0.0, 0.0, {}
     console = Console()
+    budget = None if args.budget is None else Budget.starting_now(args.budget)
     try:
         for path in notebooks:
             name = path.relative_to(course.REPO_ROOT).as_posix()
             own = {int(cell): float(seconds) for cell, seconds in limits.get(name, {}).items()}
-            report, times[name] = grade_notebook(root / name, root, args.timeout, own, console)
+            report, times[name] = grade_notebook(root / name, root, args.timeout, own, console, budget)
             (args.report_dir / f"{path.stem}.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
             total, most = total + report.earned, most + report.max
         if args.cell_times:

@@ -35,6 +35,8 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 KERNEL_DIED = (
     "the kernel died while running this cell (did the code call os._exit/exit, crash, or run out of memory?)"
 )
+BUDGET_SPENT = "not run: the submission's time budget of {budget:g} s ran out before this cell"
+BUDGET_RAN_OUT = "the submission's time budget of {budget:g} s ran out while this cell ran"
 KERNEL_GONE = "the notebook's kernel died (an earlier cell may have crashed or exited it)"
 LIVENESS_POLL_S = 1.0  # how long a dead kernel can go unnoticed
 
@@ -162,17 +164,32 @@ class _CellRecorder:
         default_timeout: float,
         watcher: CellWatcher | None = None,
         ran_before: int = -1,
+        budget: Budget | None = None,
     ):
         self.timeouts, self.default_timeout = timeouts, default_timeout
-        self.watcher, self.ran_before = watcher, ran_before
+        self.watcher, self.ran_before, self.budget = watcher, ran_before, budget
+        self.cut_by_budget: set[int] = set()  # cells whose limit was the budget's end
         self.facts: dict[int, CellFacts] = {}
         self.outcomes: dict[int, CellOutcome] = {}
         self.seconds: dict[int, float] = {}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        """A cell past the budget is not run: it is charged a timeout that says so."""
+        if self.budget is not None and self.budget.left() <= 0:
+            outcome = CellOutcome(Status.TIMEOUT, BUDGET_SPENT.format(budget=self.budget.seconds))
+            self.outcomes[item.cell_num] = outcome
+            if self.watcher is not None:
+                self.watcher.ended(item.cell_num, outcome, item.cell_num > self.ran_before)
+            pytest.skip("the time budget ran out")
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item):
         cell, watcher = item.cell_num, self.watcher
         limit = self.timeouts.get(cell, self.default_timeout)
+        if self.budget is not None and self.budget.left() < limit:
+            limit = max(self.budget.left(), 0.1)
+            self.cut_by_budget.add(cell)
         # nbval reads the timeout from the options for every cell it runs.
         item.config.option.nbval_cell_timeout = limit
         kernel = item.parent.kernel
@@ -200,6 +217,8 @@ class _CellRecorder:
             timeout = self.timeouts.get(item.cell_num, self.default_timeout)
             facts = self.facts.get(item.cell_num, CellFacts())
             outcome = classify(facts, error, call.excinfo is None, timeout)
+            if item.cell_num in self.cut_by_budget and facts.reply_timed_out:
+                outcome.message = BUDGET_RAN_OUT.format(budget=self.budget.seconds)
             outcome.seconds = self.seconds.get(item.cell_num, 0.0)
             outcome.parts = parts_bundle(outputs)
             self.outcomes[item.cell_num] = outcome
@@ -208,8 +227,28 @@ class _CellRecorder:
                 self.watcher.ended(item.cell_num, outcome, final)
 
 
+@dataclass(frozen=True)
+class Budget:
+    """The time a whole run may take (the batch grader's budget for a submission): cells past its end are
+    not run, and a cell still running at its end is stopped."""
+
+    seconds: float
+    deadline: float  # on time.monotonic()
+
+    @classmethod
+    def starting_now(cls, seconds: float) -> Budget:
+        return cls(seconds, time.monotonic() + seconds)
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+
 def run_cells(
-    path: Path, timeouts: Mapping[int, float], default_timeout: float, watcher: CellWatcher | None = None
+    path: Path,
+    timeouts: Mapping[int, float],
+    default_timeout: float,
+    watcher: CellWatcher | None = None,
+    budget: Budget | None = None,
 ) -> dict[int, CellOutcome]:
     """Each code cell's outcome, by its index among the code cells; timeouts gives some cells their own
     limits; the watcher hears about each cell as it runs.
@@ -218,7 +257,7 @@ def run_cells(
     outcome (an error that says so, or a timeout), and the cells before it keep theirs. At most one rerun
     per cell that ended the kernel, each past a later cell.
     """
-    outcomes = _run_nbval(path, timeouts, default_timeout, watcher)
+    outcomes = _run_nbval(path, timeouts, default_timeout, watcher, budget=budget)
     skipped: list[int] = []
     while True:
         culprit = _kernel_ender(outcomes)
@@ -227,7 +266,7 @@ def run_cells(
         if outcomes[culprit].status is Status.PASSED:  # the kernel went down once the cell had replied
             outcomes[culprit] = CellOutcome(Status.ERROR, KERNEL_DIED)
         skipped.append(culprit)
-        rerun = _run_without(path, skipped, timeouts, default_timeout, watcher)
+        rerun = _run_without(path, skipped, timeouts, default_timeout, watcher, budget)
         outcomes = {cell: outcome for cell, outcome in outcomes.items() if cell <= culprit}
         outcomes.update((cell, outcome) for cell, outcome in rerun.items() if cell > culprit)
 
@@ -247,6 +286,7 @@ def _run_without(
     timeouts: Mapping[int, float],
     default_timeout: float,
     watcher: CellWatcher | None = None,
+    budget: Budget | None = None,
 ) -> dict[int, CellOutcome]:
     """Runs a copy of the notebook whose skipped code cells do nothing, next to it so relative paths hold."""
     notebook = nbformat.read(path, as_version=4)
@@ -258,7 +298,7 @@ def _run_without(
     copy = Path(name)
     try:
         nbformat.write(notebook, copy)
-        return _run_nbval(copy, timeouts, default_timeout, watcher, ran_before=skipped[-1])
+        return _run_nbval(copy, timeouts, default_timeout, watcher, ran_before=skipped[-1], budget=budget)
     finally:
         copy.unlink()
 
@@ -303,10 +343,11 @@ def _run_nbval(
     default_timeout: float,
     watcher: CellWatcher | None = None,
     ran_before: int = -1,
+    budget: Budget | None = None,
 ) -> dict[int, CellOutcome]:
     """Runs the notebook under nbval (lax mode, this interpreter's kernel); returns each cell's outcome.
     The cells up to ran_before ran before: the watcher hears that their outcomes are not final."""
-    recorder = _CellRecorder(timeouts, default_timeout, watcher, ran_before)
+    recorder = _CellRecorder(timeouts, default_timeout, watcher, ran_before, budget)
     args = [
         str(path),
         "--nbval-lax",

@@ -38,7 +38,14 @@ from tqdm import tqdm
 from tools.grade.cluster import ALLOWED_FAILURES, dashboard_available, dask_client
 from tools.grade.fingerprint import repository_fingerprint, submission_hash
 from tools.grade.isolation import FIRST_STUDENT_UID
-from tools.grade.limits import WORKERS, Limits, add_limits, derived_limit, hung_function_limit
+from tools.grade.limits import (
+    WORKERS,
+    Limits,
+    add_limits,
+    derived_budget,
+    derived_limit,
+    hung_function_limit,
+)
 from tools.grade.outputs import BATCH, GradesTable, batch_record, result_paths, start_batch, write_result
 from tools.grade.submissions import find_submissions, read_modules
 from tools.grade.task import Job, failed_result, grade_job, time_the_reference_job, worker_isolation
@@ -110,10 +117,17 @@ def _derived_limits(
         and record.get("limit_factor") == limits.limit_factor
         and set(notebooks) <= set(record.get("cell_limits", {}))
         and "function_limits" in record
+        and record.get("budget_factor") == limits.budget_factor
+        and set(notebooks) <= set(record.get("reference_seconds", {}))
     ):
         print("the time limits are the resumed batch's", flush=True)
         cells = {notebook: record["cell_limits"][notebook] for notebook in notebooks}
-        return dataclasses.replace(limits, cell_limits=cells, function_limits=record["function_limits"])
+        budget = derived_budget(
+            sum(record["budgets"][notebook] for notebook in notebooks), limits.budget_factor
+        )
+        return dataclasses.replace(
+            limits, cell_limits=cells, function_limits=record["function_limits"], budget=budget
+        )
     start = time.perf_counter()
     times = client.submit(time_the_reference_job, notebooks, limits, fingerprint, pure=False).result()
     cell_limits = {
@@ -121,14 +135,22 @@ def _derived_limits(
         for notebook, cells in times.cells.items()
     }
     function_limits = {f: hung_function_limit(t, limits.limit_factor) for f, t in times.functions.items()}
+    budget = derived_budget(sum(times.notebooks.values()), limits.budget_factor)
     every = [limit for cells in cell_limits.values() for limit in cells.values()]
     print(
         f"the reference ran in {time.perf_counter() - start:.0f} s: {len(every)} cells limited to "
         f"{min(every):g}-{max(every):g} s ({limits.limit_factor:g}x its time, a question's own limit aside); "
-        f"a function seen to hang gets {limits.limit_factor:g}x the reference's longest call of it",
+        f"a function seen to hang gets {limits.limit_factor:g}x the reference's longest call of it; each "
+        f"submission {budget:g} s in all ({limits.budget_factor:g}x the reference's grading)",
         flush=True,
     )
-    return dataclasses.replace(limits, cell_limits=cell_limits, function_limits=function_limits)
+    return dataclasses.replace(
+        limits,
+        cell_limits=cell_limits,
+        function_limits=function_limits,
+        budget=budget,
+        reference_seconds=times.notebooks,
+    )
 
 
 def _outcome(future, job: Job) -> SubmissionResult:
@@ -177,6 +199,8 @@ def _start(
         limit_factor=limits.limit_factor,
         cell_limits=limits.cell_limits,
         function_limits=limits.function_limits,
+        budget_factor=limits.budget_factor,
+        reference_seconds=limits.reference_seconds,
     )
 
 

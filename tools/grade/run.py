@@ -30,6 +30,9 @@ from utils.results import NotebookReport, QuestionResult, Status, SubmissionResu
 
 CELL_LIMITS, CELL_TIMES = "cell_limits.json", "cell_times.json"  # in the copy, for the autograder
 WATCH_FOLDER = ".watch"  # in the copy: utils.watch's files
+BUDGET_GRACE_S = (
+    30.0  # past its budget, how long the autograder has to write its reports before it is stopped
+)
 
 
 @dataclass(frozen=True)
@@ -42,10 +45,11 @@ class Launch:
 
 
 def _run_notebooks(
-    copy: Path, assignments: list[Assignment], limits: Limits, launch: Launch
+    copy: Path, assignments: list[Assignment], limits: Limits, launch: Launch, deadline: float
 ) -> tuple[list[NotebookReport], str]:
     """The autograder's validated reports of each assignment's notebook in the copy (0 points where none is
-    valid), and the log's tail when the run went wrong."""
+    valid), and the log's tail when the run went wrong. With a budget, the autograder stops running cells
+    once the budget's deadline (time.monotonic()) has passed, and the cells it ran keep their outcomes."""
     reports_dir = copy / "reports"
     command = [sys.executable, "-m", "utils.autograde", *(a.notebook for a in assignments)]
     command += ["--report-dir", str(reports_dir), "--cell-times", str(copy / CELL_TIMES)]
@@ -54,6 +58,11 @@ def _run_notebooks(
     elif limits.cell_limits:
         (copy / CELL_LIMITS).write_text(json.dumps(limits.cell_limits))
         command += ["--cell-limits", str(copy / CELL_LIMITS)]
+    stop_after = limits.submission_timeout
+    if limits.budget is not None:
+        budget = max(deadline - time.monotonic(), 0.0)
+        command += ["--budget", f"{budget:.1f}"]
+        stop_after = min(stop_after, budget + BUDGET_GRACE_S)
     process = subprocess.Popen(
         [*launch.prefix, *command],
         cwd=copy,
@@ -64,13 +73,13 @@ def _run_notebooks(
         preexec_fn=launch.preexec_fn,
     )
     try:
-        output, _ = process.communicate(timeout=limits.submission_timeout)
+        output, _ = process.communicate(timeout=stop_after)
         problem = None if process.returncode == 0 else f"the autograder exited with code {process.returncode}"
         status = Status.ERROR
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         output, _ = process.communicate()
-        problem = f"the submission ran past its limit of {limits.submission_timeout:g} s and was stopped"
+        problem = f"the submission ran past its limit of {stop_after:g} s and was stopped"
         status = Status.TIMEOUT
     reports = []
     for assignment in assignments:
@@ -91,7 +100,13 @@ def _run_notebooks(
 
 
 def _apply_hidden_checks(
-    report: NotebookReport, topic: str, modules: Mapping[str, str], copy: Path, limits: Limits, launch: Launch
+    report: NotebookReport,
+    topic: str,
+    modules: Mapping[str, str],
+    copy: Path,
+    limits: Limits,
+    launch: Launch,
+    deadline: float,
 ) -> None:
     """Runs the hidden checks of every question that earned points in the notebook, in a child in the copy,
     and takes the points that they disagree with the reference on: a part's, or the whole question's."""
@@ -102,7 +117,8 @@ def _apply_hidden_checks(
     def start_child() -> Child:
         return Child(topic, copy, launch.prefix, launch.env, launch.preexec_fn)
 
-    deadline = time.monotonic() + limits.submission_timeout
+    if limits.budget is None:  # the hidden checks have a limit of their own
+        deadline = time.monotonic() + limits.submission_timeout
     verdicts = run_hidden_checks(
         topic, earning, start_child, limits.call_timeout, deadline, limits.limit_factor
     )
@@ -122,10 +138,15 @@ def _lose(question: QuestionResult, failures: list[HiddenFailure], total: int) -
     message = f"{passed}{len(failures)} of {total} hidden checks failed; the first: {failures[0].message}"
     whole = any(failure.part is None for failure in failures)
     for part in question.parts:
-        own = [failure.message for failure in failures if failure.part == part.id]
+        own = [failure for failure in failures if failure.part == part.id]
         if whole or own:
-            part.status, part.message = Status.FAILED, own[0] if own else message
-    question.status, question.message = Status.FAILED, message
+            part.status, part.message = _status(own or failures), own[0].message if own else message
+    question.status, question.message = _status(failures), message
+
+
+def _status(failures: list[HiddenFailure]) -> Status:
+    """A timeout when every failure is a limit that ran out (nothing was judged wrong), else a failure."""
+    return Status.TIMEOUT if all(failure.timeout for failure in failures) else Status.FAILED
 
 
 def grade_submission(
@@ -142,27 +163,42 @@ def grade_submission(
     start, limits = time.perf_counter(), limits or Limits()
     with student_copy(modules, root) as copy:
         launch = _launch(copy, limits, sandbox, uid)
-        reports, log_tail = _run_notebooks(copy, assignments, limits, launch)
-        for report, assignment in zip(reports, assignments):
-            _apply_hidden_checks(report, assignment.topic, modules, copy, limits, launch)
+        reports, log_tail, _ = _grade_in_copy(copy, modules, assignments, limits, launch)
     return SubmissionResult(student, reports, round(time.perf_counter() - start, 1), log_tail)
+
+
+def _grade_in_copy(
+    copy: Path, modules: Mapping[str, str], assignments: list[Assignment], limits: Limits, launch: Launch
+) -> tuple[list[NotebookReport], str, dict[str, float]]:
+    """The notebooks, then the hidden checks, within the submission's budget when it has one; also the
+    seconds the hidden checks of each notebook took."""
+    deadline = time.monotonic() + (limits.budget if limits.budget is not None else limits.submission_timeout)
+    reports, log_tail = _run_notebooks(copy, assignments, limits, launch, deadline)
+    hidden_seconds = {}
+    for report, assignment in zip(reports, assignments):
+        start = time.monotonic()
+        _apply_hidden_checks(report, assignment.topic, modules, copy, limits, launch, deadline)
+        hidden_seconds[assignment.notebook] = time.monotonic() - start
+    return reports, log_tail, hidden_seconds
 
 
 @dataclass(frozen=True)
 class ReferenceTimes:
     cells: dict[str, dict[int, float]]  # {notebook: {code cell index: seconds}}
     functions: dict[str, float]  # {student function: its longest call, in seconds}
+    notebooks: dict[str, float]  # {notebook: seconds of its cells and its hidden checks together}
 
 
 def time_the_reference(
     assignments: list[Assignment], limits: Limits, sandbox: Sandbox | None, uid: int, root: Path = REPO_ROOT
 ) -> ReferenceTimes:
-    """How long each code cell of the assignments' notebooks, and each call of a student function, runs with
-    the reference solutions, run as a submission's are; raises RuntimeError when the reference does not get
-    full marks here."""
-    with student_copy(reference_modules(root), root) as copy:
+    """How long the reference solutions' grading takes, run as a submission's is: each code cell of the
+    assignments' notebooks, each call of a student function, and the whole (with the hidden checks); raises
+    RuntimeError when the reference does not get full marks here."""
+    modules = reference_modules(root)
+    with student_copy(modules, root) as copy:
         launch = _launch(copy, limits, sandbox, uid, record=True)
-        reports, log_tail = _run_notebooks(copy, assignments, limits, launch)
+        reports, log_tail, hidden_seconds = _grade_in_copy(copy, modules, assignments, limits, launch)
         short = [f"{r.notebook} {r.earned:g}/{r.max:g}" for r in reports if r.earned < r.max]
         if short:
             raise RuntimeError(f"the reference does not get full marks here ({', '.join(short)}): {log_tail}")
@@ -171,6 +207,7 @@ def time_the_reference(
     return ReferenceTimes(
         {notebook: {int(cell): t for cell, t in times.items()} for notebook, times in cells.items()},
         functions,
+        {notebook: sum(cells[notebook].values()) + seconds for notebook, seconds in hidden_seconds.items()},
     )
 
 
