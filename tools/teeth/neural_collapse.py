@@ -50,6 +50,16 @@ MUTANTS = {
         ),
         {"etf_classifier": "pass the seed on"},
     ),
+    # Reads "weighted by the class sizes" as weights to add: the mean of the class means is unweighted.
+    "global_mean_of_the_class_means": Mutant(
+        mutate(
+            _REFERENCE,
+            "neural_collapse_metrics",
+            "global_mean = h.mean(dim=0)",
+            "global_mean = means.mean(dim=0)",
+        ),
+        {"nc1": "plain mean", "nc2": "plain mean", "nc3": "plain mean"},
+    ),
     "nc1_with_sigma_b_not_its_pseudo_inverse": Mutant(
         mutate(_REFERENCE, "neural_collapse_metrics", "torch.linalg.pinv(sigma_b)", "sigma_b"),
         {"nc1": "pseudo-inverse"},

@@ -417,6 +417,29 @@ def _perfect_collapse(num_per_class: int = 3):
     return means[labels], labels, means.t().clone()
 
 
+def _long_tailed_line():
+    """Two classes on a line, three samples of class 0 at 0.5, 1 and 1.5 (mean 1) and one of class 1 at -3.
+
+    mu_G, the plain mean of the four features, is (0.5 + 1 + 1.5 - 3) / 4 = 0: the centred means are 1 and -3.
+    (The mean of the class means, -1, would centre them at 2 and -2.)
+    NC1: Sigma_W = (0.25 + 0 + 0.25 + 0) / 4 = 0.125, Sigma_B = (1 + 9) / 2 = 5: 0.125 / 5 / 2 = 0.0125
+    (centred at -1: Sigma_B = 4, NC1 = 0.015625).
+    NC2 equinorm: norms 1 and 3, mean 2, unbiased std sqrt(2): sqrt(2) / 2 (centred at -1: 0).
+    NC2 ETF distance: G = [[1, -3], [-3, 9]], ||G||_F = 10; T = [[1, -1], [-1, 1]], ||T||_F = 2;
+    G / 10 - T / 2 = [[-0.4, 0.2], [0.2, 0.4]]: sqrt(0.4) (centred at -1: 0).
+    NC3 with W = [[1, -3]] (the centred means): 0 (centred at -1: sqrt(2 - 4 / sqrt(5)), from the cosine
+    of [1, -3] and [2, -2], 2 / sqrt(5)).
+    """
+    features = torch.tensor([[0.5], [1.0], [1.5], [-3.0]], dtype=torch.float64)
+    return features, torch.tensor([0, 0, 0, 1]), torch.tensor([[1.0, -3.0]], dtype=torch.float64)
+
+
+GLOBAL_MEAN_HINT = (
+    "mu_G is the plain mean of all N features (which weights each class by its size), not the mean of the "
+    "class means: they differ when the classes differ in size"
+)
+
+
 def check_nc1(neural_collapse_metrics: Callable) -> None:
     features, labels = _triangle_features()
     _check_value(
@@ -426,6 +449,14 @@ def check_nc1(neural_collapse_metrics: Callable) -> None:
         1e-9,
         mistakes=[(0.07, "use the pseudo-inverse of Sigma_B (torch.linalg.pinv), not Sigma_B itself")],
         hint="Sigma_W averages (h - mu_y)(h - mu_y)^T over all samples; Sigma_B averages over classes",
+    )
+    line, line_labels, _ = _long_tailed_line()
+    _check_value(
+        "nc1 on classes of 3 samples and 1 sample on a line",
+        _metric(neural_collapse_metrics(line, line_labels), "nc1"),
+        0.0125,
+        1e-9,
+        mistakes=[(0.015625, GLOBAL_MEAN_HINT)],
     )
     h, y, _ = _perfect_collapse()
     _check_value("nc1 under perfect collapse", _metric(neural_collapse_metrics(h, y), "nc1"), 0.0, 1e-9)
@@ -437,7 +468,7 @@ def check_nc1(neural_collapse_metrics: Callable) -> None:
         "a class with no samples (4 classes in the weight, 3 in the labels)",
         "no samples",
     )
-    report_pass("nc1", "0.28 on the triangle features, 0 under perfect collapse")
+    report_pass("nc1", "0.28 on the triangle features, 0.0125 on the line, 0 under perfect collapse")
 
 
 def check_nc2(neural_collapse_metrics: Callable) -> None:
@@ -467,6 +498,15 @@ def check_nc2(neural_collapse_metrics: Callable) -> None:
         1e-9,
         hint="normalize both Gram matrices by their Frobenius norms before subtracting",
     )
+    line = neural_collapse_metrics(*_long_tailed_line()[:2])
+    for key, value in (("nc2_equinorm", math.sqrt(2) / 2), ("nc2_etf_distance", math.sqrt(0.4))):
+        _check_value(
+            f"{key} on classes of 3 samples and 1 sample on a line",
+            _metric(line, key),
+            value,
+            1e-9,
+            mistakes=[(0.0, GLOBAL_MEAN_HINT)],
+        )
     h, y, _ = _perfect_collapse()
     perfect = neural_collapse_metrics(h, y)
     for key in ("nc2_equinorm", "nc2_equiangularity", "nc2_etf_distance"):
@@ -485,6 +525,14 @@ def check_nc3(neural_collapse_metrics: Callable) -> None:
             1e-9,
             hint="normalize W and M by their Frobenius norms: nc3 measures alignment, not scale",
         )
+    line, line_labels, weight = _long_tailed_line()
+    _check_value(
+        "nc3 on classes of 3 samples and 1 sample on a line, with the classifier equal to the centred means",
+        _metric(neural_collapse_metrics(line, line_labels, weight), "nc3"),
+        0.0,
+        1e-9,
+        hint=GLOBAL_MEAN_HINT,
+    )
     report_pass("nc3", "0 for W = M and W = 3M, 2 for W = -M")
 
 

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import torch
 
+from utils.grading import apart
+
 TOLERANCE = {torch.float64: 1e-6, torch.float32: 1e-4}
 
 
@@ -89,7 +91,10 @@ def _normwise_error(got: torch.Tensor, expected: torch.Tensor) -> float:
 
 
 def _within(error: float, tolerance: float, where: str) -> str | None:
-    return None if error <= tolerance else f"{where} differs from the reference (relative error {error:.1e})"
+    if error <= tolerance:
+        return None
+    shown, allowed = apart(error, tolerance, 1, "e", first=(f"{error:.1e}", f"{tolerance:.0e}"))
+    return f"{where} differs from the reference (relative error {shown}, allowed {allowed})"
 
 
 def kind(value) -> str:
