@@ -203,6 +203,35 @@ class NotebookReport:
 
 
 @dataclass
+class WrittenAnswers:
+    """One notebook's written answers as the grader read them from the submitted notebook's JSON, for the staff
+    who grade them. Their points are never in a SubmissionResult's earned or max."""
+
+    notebook: str  # from the repository root
+    points: float  # the written questions' points, all together, graded by staff
+    answers: dict[str, str | None]  # {question id: answer}: "" left empty, None no answer cell
+    problems: list[str] = field(default_factory=list)  # a notebook not found or not JSON, a cell deleted...
+
+    def to_json(self) -> dict:
+        return {
+            "notebook": self.notebook,
+            "points": self.points,
+            "answers": dict(self.answers),
+            "problems": list(self.problems),
+        }
+
+    @classmethod
+    def from_json(cls, data) -> WrittenAnswers:
+        try:
+            answers = {str(k): None if v is None else str(v) for k, v in data["answers"].items()}
+            return cls(
+                str(data["notebook"]), float(data["points"]), answers, [str(p) for p in data["problems"]]
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise MalformedReport(f"not a notebook's written answers: {error!r}") from None
+
+
+@dataclass
 class SubmissionResult:
     """One student's grades over the notebooks, as the batch grader writes them."""
 
@@ -213,6 +242,7 @@ class SubmissionResult:
     note: str = ""  # which modules the submission held, or why it could not be read
     submission_hash: str = ""  # of the modules graded (tools.grade.fingerprint): a rerun reuses the
     fingerprint: str = ""  # result only while both this and the grader's repository fingerprint match
+    written: list[WrittenAnswers] = field(default_factory=list)  # for staff; not in earned or max
 
     @property
     def earned(self) -> float:
@@ -233,6 +263,7 @@ class SubmissionResult:
             "note": self.note,
             "submission_hash": self.submission_hash,
             "fingerprint": self.fingerprint,
+            "written": [w.to_json() for w in self.written],
         }
 
     @classmethod
@@ -244,4 +275,8 @@ class SubmissionResult:
             raise MalformedReport(f"not a submission result: {error!r}") from None
         result.submission_hash = str(data.get("submission_hash", ""))
         result.fingerprint = str(data.get("fingerprint", ""))
+        written = data.get("written", [])
+        if not isinstance(written, list):
+            raise MalformedReport("not a submission result: its written answers are not a list")
+        result.written = [WrittenAnswers.from_json(w) for w in written]
         return result

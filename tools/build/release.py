@@ -3,11 +3,12 @@
     python -m tools.build.release OUT_DIR            # OUT_DIR must be empty or absent
     python -m tools.build.release OUT_DIR --force    # empties OUT_DIR first
 
-The release holds the notebooks (outputs cleared), utils/ with freshly generated stubs and the public
-checks (oracle bodies removed, their results replayed from utils/checks/expected/<topic>.pt), the
-datasets README, the requirements without the test-only packages, a student README, pyproject.toml
-and the tests that need no solutions. It leaves out solutions/, tools/, benchmarks/, the instructor
-tests, reports and caches. The leak check (tools.build.leaks) runs on the result; any leak exits 1.
+The release holds the notebooks (outputs cleared; the written questions' empty answer cells kept), utils/
+with freshly generated stubs and the public checks (oracle bodies removed, their results replayed from
+utils/checks/expected/<topic>.pt), the datasets README, the requirements without the test-only packages,
+a student README, pyproject.toml and the tests that need no solutions. It leaves out solutions/, tools/,
+benchmarks/, the instructor tests, reports and caches. The leak check (tools.build.leaks) runs on the
+result; any leak exits 1.
 """
 
 from __future__ import annotations
@@ -30,15 +31,17 @@ TEST_ONLY_MARK = (
     "# Test-only"  # in requirements.txt, starts the block of packages only the instructor tests use
 )
 NOTEBOOK_METADATA = ("kernelspec", "language_info")
+CELL_METADATA = ("tags", course.CELL_METADATA)
 
 
 def clean_notebook(source: Path, dest: Path) -> None:
-    """The notebook without outputs, execution counts, or metadata other than kernelspec and cell tags."""
+    """The notebook without outputs, execution counts, or metadata other than kernelspec, cell tags and the
+    marks of the written questions' cells (utils.course.CELL_METADATA: utils.submit and the grader find the
+    answers by them)."""
     notebook = nbformat.read(source, as_version=4)
     notebook.metadata = {k: v for k, v in notebook.metadata.items() if k in NOTEBOOK_METADATA}
     for cell in notebook.cells:
-        tags = cell.metadata.get("tags")
-        cell.metadata = {"tags": tags} if tags else {}
+        cell.metadata = {k: v for k, v in cell.metadata.items() if k in CELL_METADATA and v}
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         cell.pop("attachments", None)

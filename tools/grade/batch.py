@@ -1,9 +1,10 @@
 """Batch grading of a class: `python -m tools.grade SUBMISSIONS_DIR --out grades/`.
 
 A submission is one entry of SUBMISSIONS_DIR named after the student: a folder or a .zip holding their
-`<topic>.py` modules (anywhere inside, `utils/<topic>.py` preferred). Notebooks in it are ignored: grading
-always runs the canonical notebooks, so edits to graded cells change nothing. A topic left out is graded
-as the untouched stub (every question not implemented).
+`<topic>.py` modules (anywhere inside, `utils/<topic>.py` preferred). Notebooks in it are never run: grading
+always runs the canonical notebooks, so edits to graded cells change nothing; only their written answers are
+read, from the JSON (tools.grade.answers), into the student's result for the staff. A topic left out is
+graded as the untouched stub (every question not implemented).
 
 Each submission is one Dask task (tools.grade.task), run on an embedded cluster of --workers single-thread
 processes, or with --scheduler on a running Dask cluster whose workers hold the same repository
@@ -35,6 +36,7 @@ from pathlib import Path
 from distributed import Client, KilledWorker, as_completed
 from tqdm import tqdm
 
+from tools.grade.answers import read_written
 from tools.grade.cluster import ALLOWED_FAILURES, dashboard_available, dask_client
 from tools.grade.fingerprint import repository_fingerprint, submission_hash
 from tools.grade.isolation import FIRST_STUDENT_UID
@@ -77,10 +79,10 @@ def _jobs(
             note = f"modules found: {', '.join(sorted(modules)) or 'none'}"
         except (OSError, zipfile.BadZipFile) as error:
             modules, note = {}, f"could not read the submission: {error}"
-        digest = submission_hash(modules, note)
-        jobs.append(
-            Job(student, FIRST_STUDENT_UID + index, modules, note, digest, notebooks, limits, fingerprint)
-        )
+        written = tuple(read_written(path, [course.by_notebook(n) for n in notebooks]))
+        digest = submission_hash(modules, note, written)
+        uid = FIRST_STUDENT_UID + index
+        jobs.append(Job(student, uid, modules, note, digest, notebooks, limits, fingerprint, written))
     return jobs
 
 

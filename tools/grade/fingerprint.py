@@ -8,10 +8,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from utils.course import REPO_ROOT
+from utils.results import WrittenAnswers
 
 # Everything a grade depends on, and nothing else: the reference, the stubs and public checks, the notebooks,
 # the grader with its hidden cases, and the packages' ranges. The report, the build, the teeth, the benchmarks
@@ -35,7 +36,13 @@ def repository_fingerprint(root: Path = REPO_ROOT) -> str:
     return digest.hexdigest()[:16]
 
 
-def submission_hash(modules: Mapping[str, str], note: str = "") -> str:
-    """A short hash of a submission's module sources (and why it could not be read, if it could not)."""
-    text = json.dumps({"modules": dict(sorted(modules.items())), "note": note}, sort_keys=True)
+def submission_hash(
+    modules: Mapping[str, str], note: str = "", written: Sequence[WrittenAnswers] = ()
+) -> str:
+    """A short hash of a submission's module sources (and why it could not be read, if it could not) and of
+    the written answers read from its notebooks, when there are any: a rerun reads edited answers again."""
+    data = {"modules": dict(sorted(modules.items())), "note": note}
+    if written:
+        data["written"] = [w.to_json() for w in written]
+    text = json.dumps(data, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -17,7 +17,7 @@ from tools.grade.isolation import REFERENCE_UID, Sandbox, find_sandbox
 from tools.grade.limits import Limits
 from tools.grade.run import ReferenceTimes, grade_submission, time_the_reference
 from utils import course
-from utils.results import NotebookReport, Status, SubmissionResult
+from utils.results import NotebookReport, Status, SubmissionResult, WrittenAnswers
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ class Job:
     notebooks: tuple[str, ...]
     limits: Limits
     fingerprint: str  # the grader's repository
+    # The written answers read from the submission's notebooks (tools.grade.answers), copied onto the result
+    # as they are: nothing runs them, and no autograded point depends on them.
+    written: tuple[WrittenAnswers, ...] = ()
 
 
 @functools.cache
@@ -58,9 +61,11 @@ def failed_result(job: Job, status: Status, why: str) -> SubmissionResult:
     reports = [
         NotebookReport.all_failed(a.notebook, a.questions, status, why) for a in _assignments(job.notebooks)
     ]
-    return SubmissionResult(
+    result = SubmissionResult(
         job.student, reports, note=job.note, submission_hash=job.submission_hash, fingerprint=job.fingerprint
     )
+    result.written = list(job.written)
+    return result
 
 
 def grade_job(job: Job) -> SubmissionResult:
@@ -74,6 +79,7 @@ def grade_job(job: Job) -> SubmissionResult:
     )
     result.note = job.note if sandbox is not None else f"{job.note}; {isolation}"
     result.submission_hash, result.fingerprint = job.submission_hash, job.fingerprint
+    result.written = list(job.written)
     return result
 
 
