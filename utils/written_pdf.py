@@ -94,7 +94,8 @@ def math_image(tex: str, size: float) -> tuple[bytes, float, float, float] | Non
     prop = FontProperties(size=size)
     try:
         width, height, depth, _, _ = mathtext.MathTextParser("path").parse(f"${tex}$", dpi=72, prop=prop)
-        mathtext.math_to_image(f"${tex}$", buffer, prop=prop, dpi=MATH_DPI, format="png", color="black")
+        with matplotlib.rc_context({"savefig.transparent": True}):  # the question's grey box shows through
+            mathtext.math_to_image(f"${tex}$", buffer, prop=prop, dpi=MATH_DPI, format="png", color="black")
     except Exception:  # mathtext's errors are ValueErrors, but a bad formula must never stop a hand-in
         return None
     if width <= 0 or height <= 0:
@@ -121,24 +122,43 @@ class _Line:
     end: int = 0
 
 
+class _Full(Exception):
+    """The lines laid out so far are taller than the layout's limit."""
+
+
+_UNIT_WIDTHS: dict[tuple[str, str, str], float] = {}  # (family, style, character): its width at size 1
+
+
 class _Layout:
     """Lays a text out in lines of a given width and font size: words wrap, newlines break, formulas are
-    images when mathtext sets them (display formulas on a line of their own, centred)."""
+    images when mathtext sets them (display formulas on a line of their own, centred). It stops once its
+    lines are taller than limit (full is then True)."""
 
-    def __init__(self, pdf: FPDF, width: float, size: float, style: str = ""):
-        self.pdf, self.width, self.size, self.style = pdf, width, size, style
+    def __init__(self, pdf: FPDF, width: float, size: float, style: str = "", limit: float = float("inf")):
+        self.pdf, self.width, self.size, self.style, self.limit = pdf, width, size, style, limit
         self.lines = [_Line()]
-        self.formulas = 0
-        self.widths: dict[tuple[str, str], float] = {}
+        self.formulas, self.used, self.full = 0, 0.0, False
+
+    def _font(self, kind: str) -> tuple[str, str]:
+        return ("mono", "") if kind == "code" else ("sans", self.style)
+
+    def _char_width(self, char: str, kind: str) -> float:
+        key = (*self._font(kind), char)
+        if key not in _UNIT_WIDTHS:
+            self.pdf.set_font(key[0], key[1], 100)
+            _UNIT_WIDTHS[key] = self.pdf.get_string_width(char) / 100
+        return _UNIT_WIDTHS[key] * self.size
 
     def _measure(self, text: str, kind: str) -> float:
-        family, style = ("mono", "") if kind == "code" else ("sans", self.style)
-        self.pdf.set_font(family, style, self.size)
-        return self.pdf.get_string_width(text)
+        return sum(self._char_width(char, kind) for char in text)
 
     def _break(self, end: int) -> None:
-        self.lines[-1].end = max(self.lines[-1].end, end)
+        line = self.lines[-1]
+        line.end = max(line.end, end)
+        self.used += _line_height(line, self.size)
         self.lines.append(_Line(end=end))
+        if self.used > self.limit:
+            raise _Full
 
     def _place(self, piece: _Piece, ascent: float, descent: float) -> None:
         line = self.lines[-1]
@@ -152,19 +172,9 @@ class _Layout:
         line.ascent, line.descent = max(line.ascent, ascent), max(line.descent, descent)
         line.end = piece.end
 
-    def _char_width(self, char: str, kind: str) -> float:
-        key = (char, kind)
-        if key not in self.widths:
-            self.widths[key] = self._measure(char, kind)
-        return self.widths[key]
-
     def _word(self, word: str, kind: str, end: int) -> None:
         """A word, split by characters when it is wider than a whole line."""
         ascent, descent = self.size * 0.95, self.size * (LINE - 0.95)
-        width = self._measure(word, kind) if len(word) < 200 else self.width + 1
-        if width <= self.width:
-            self._place(_Piece(kind, word, width, end), ascent, descent)
-            return
         position, chunk, used = end - len(word), "", 0.0
         for char in word:
             char_width = self._char_width(char, kind)
@@ -201,12 +211,15 @@ class _Layout:
 
     def add(self, text: str) -> _Layout:
         position = 0
-        for match in MATH.finditer(text):
-            self.text(text[position : match.start()], position)
-            display = match["display"] is not None
-            self.formula(match["display"] if display else match["inline"], match[0], display, match.end())
-            position = match.end()
-        self.text(text[position:], position)
+        try:
+            for match in MATH.finditer(text):
+                self.text(text[position : match.start()], position)
+                display = match["display"] is not None
+                self.formula(match["display"] if display else match["inline"], match[0], display, match.end())
+                position = match.end()
+            self.text(text[position:], position)
+        except _Full:
+            self.full = True
         return self
 
 
@@ -215,20 +228,25 @@ def _line_height(line: _Line, size: float) -> float:
 
 
 def _draw(pdf: FPDF, layout: _Layout, lines: list[_Line], x: float, y: float, color=INK) -> float:
-    """Draws the lines from the top y; returns the y below them."""
+    """Draws the lines from the top y (a run of text pieces of one kind in one call); returns the y below."""
+    pdf.set_text_color(*color)
     for line in lines:
         baseline = y + (line.ascent if line.pieces else layout.size * 0.95)
         left = x + (layout.width - line.width) / 2 if line.centred else x
+        runs: list[list[_Piece]] = []
         for piece in line.pieces:
-            if piece.kind == "math":
-                png, width, height, depth = piece.image
+            if runs and piece.kind != "math" and runs[-1][0].kind == piece.kind:
+                runs[-1].append(piece)
+            else:
+                runs.append([piece])
+        for run in runs:
+            if run[0].kind == "math":
+                png, width, height, depth = run[0].image
                 pdf.image(io.BytesIO(png), left, baseline - (height - depth), width, height)
-            elif piece.text.strip():
-                family, style = ("mono", "") if piece.kind == "code" else ("sans", layout.style)
-                pdf.set_font(family, style, layout.size)
-                pdf.set_text_color(*color)
-                pdf.text(left, baseline, piece.text)
-            left += piece.width
+            else:
+                pdf.set_font(*layout._font(run[0].kind), layout.size)
+                pdf.text(left, baseline, "".join(piece.text for piece in run))
+            left += sum(piece.width for piece in run)
         y += _line_height(line, layout.size)
     return y
 
@@ -238,8 +256,8 @@ def _fit(pdf: FPDF, text: str, width: float, height: float, sizes, style: str = 
     size, the lines that fit with room for the cut notice, and how many characters are not shown."""
     shown_text = text[:PAGE_CHARS]
     for size in sizes:
-        layout = _Layout(pdf, width, size, style).add(shown_text)
-        if _total(layout.lines, size) <= height and len(shown_text) == len(text):
+        layout = _Layout(pdf, width, size, style, limit=height).add(shown_text)
+        if not layout.full and _total(layout.lines, size) <= height and len(shown_text) == len(text):
             return layout, layout.lines, 0
     room = height - size * LINE * 2.2  # the notice's two lines
     lines, used = [], 0.0
