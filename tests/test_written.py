@@ -17,8 +17,9 @@ from tools.grade.answers import read_written
 from tools.grade.fingerprint import submission_hash
 from tools.grade.rubrics import RUBRICS, rubric
 from utils import course
+from utils.autograde import format_scorecard
 from utils.course import ASSIGNMENTS, REPO_ROOT, Assignment, Question, WrittenQuestion, register
-from utils.results import SubmissionResult, WrittenAnswers
+from utils.results import NotebookReport, Status, SubmissionResult, WrittenAnswers
 from utils.written import ANSWER_PROMPT, MAX_ANSWER_CHARS, marked
 
 NOTEBOOKS = {a.notebook: a for a in ASSIGNMENTS}
@@ -179,3 +180,14 @@ def test_answers_go_through_the_students_result_and_its_hash_without_touching_th
     assert SubmissionResult.from_json(json.loads(json.dumps(data))).written == [written]
     assert SubmissionResult.from_json({k: v for k, v in data.items() if k != "written"}).written == []
     assert submission_hash({"a": "x"}) != submission_hash({"a": "x"}, "", [written])
+
+
+def test_the_scorecard_shows_the_written_questions_apart_from_the_autograded_total():
+    for a in ASSIGNMENTS:
+        report = NotebookReport.all_failed(a.notebook, a.questions, Status.NOT_IMPLEMENTED, "TODO")
+        lines = format_scorecard(report).splitlines()
+        assert lines[-2] == f"  total 0/{a.points:g}"
+        assert lines[-1].startswith(
+            f"  written: {len(a.written)} questions, {a.written_points:g} pts, graded by staff"
+        )
+        assert (report.to_json()["earned"], report.to_json()["max"]) == (0, a.points)

@@ -195,7 +195,14 @@ def question_lines(q: QuestionResult, width: int, caused: bool = False) -> str:
 
 
 def _total_line(report: NotebookReport) -> str:
-    return f"  total {report.earned:g}/{report.max:g}"
+    """The autograded total, and under it the notebook's written questions, which staff grade: their points
+    are never in the total or the report."""
+    line = f"  total {report.earned:g}/{report.max:g}"
+    assignment = course.by_notebook(report.notebook)
+    if assignment is not None and assignment.written:
+        written = f"{len(assignment.written)} questions, {assignment.written_points:g} pts"
+        line += f"\n  written: {written}, graded by staff (python -m utils.submit hands them in)"
+    return line
 
 
 def told_by_parts(q: QuestionResult) -> bool:
