@@ -18,6 +18,7 @@ ORDER = (
     "solutions",
     "tools.grade",
     "tools.build",
+    "tools.written",
     "tools.report",
     "tools.teeth",
     "benchmarks",

@@ -20,6 +20,8 @@ from tools.report.document import (
     Text,
 )
 from tools.report.stats import EXAMPLES, AssignmentStats, QuestionStats
+from tools.written import stats as written_stats
+from utils import course
 from utils.results import Status
 
 SHOWN_PAIRS = 50  # flagged pairs listed per topic; the CSV holds them all
@@ -186,9 +188,53 @@ def _regrade(report) -> list[Section]:
     return [Section("Regrade", 2, blocks)]
 
 
+def _written_label(stats: written_stats.QuestionStats) -> str:
+    assignment = course.by_notebook(stats.notebook)
+    return f"{assignment.number:02d} {stats.question}" if assignment else f"{stats.notebook} {stats.question}"
+
+
+def _written(report) -> list[Section]:
+    """Each written question's progress, scores and most-applied rubric items, and the graders' progress,
+    from the grades merged into the <student>.json files; pending answers are counted apart, never as 0."""
+    if report.written is None:
+        if not any(r.written for r in report.results.values()):
+            return []
+        merge = Text("python -m tools.written GRADES_DIR --merge", CODE)
+        return [Section("Written questions", 2, [Paragraph(["Not merged yet: run ", merge, "."])])]
+    questions = written_stats.question_stats(report.written)
+    rows = []
+    for q in questions:
+        scores = ", ".join(f"{points:g}: {count}" for points, count in q.histogram())
+        items = BulletList([Item([Text(str(n), STRONG), f" × {text}"]) for text, n in q.most_applied()])
+        rows.append(
+            [
+                Text(_written_label(q), CODE),
+                f"{len(q.scores)}/{q.total}",
+                f"{q.mean:.2f} / {q.points:g}" if q.scores else "",
+                scores or "none graded",
+                [items] if items.items else "",
+                ", ".join(f"{g} {n}" for g, n in q.graders.most_common()),
+            ]
+        )
+    header = ["question", "graded", "mean", "scores (points: students)", "most applied items", "graded by"]
+    graded = sum(len(q.scores) for q in questions)
+    pending = sum(len(q.pending) for q in questions)
+    line = [f"{graded} answers graded, "]
+    line += [
+        Text(f"{pending} pending", WARN) if pending else "none pending",
+        " (a pending answer counts as no score, not 0).",
+    ]
+    graders = written_stats.graders(questions)
+    progress = Table(["grader", "answers graded"], [[g, str(n)] for g, n in graders.most_common()])
+    return [
+        Section("Written questions", 2, [Paragraph(line), Table(header, rows)]),
+        Section("Graders", 3, [progress if graders else Paragraph("Nobody has graded yet.")]),
+    ]
+
+
 def build_document(report) -> list[Section]:
     """The whole class report, in the order both files show it."""
     sections = [_class(report)]
     for stats in report.assignments:
         sections += _assignment(stats)
-    return sections + _similarity(report) + _canvas(report) + _regrade(report)
+    return sections + _written(report) + _similarity(report) + _canvas(report) + _regrade(report)

@@ -9,6 +9,7 @@ from tools.report import canvas, page, regrade, similarity, summary
 from tools.report.content import build_document
 from tools.report.load import read_batch, read_results
 from tools.report.stats import AssignmentStats, assignment_stats
+from tools.written.grades import WrittenGrade, read_written_grades
 from utils import course
 from utils.results import SubmissionResult
 
@@ -25,6 +26,7 @@ class ClassReport:
     similarity: list[similarity.TopicSimilarity] | None = None  # None: no --submissions
     canvas: canvas.CanvasExport | None = None
     regrade: regrade.Regrade | None = None
+    written: dict[str, list[WrittenGrade]] | None = None  # merged written grades; None: none merged
 
     @property
     def folder(self) -> Path:
@@ -43,13 +45,14 @@ def build(
     results = read_results(grades)
     stats = [s for s in (assignment_stats(a, results) for a in course.ASSIGNMENTS) if s]
     report = ClassReport(grades, results, read_batch(grades), stats, threshold)
+    report.written = read_written_grades(grades) or None
     report.folder.mkdir(parents=True, exist_ok=True)
     if submissions is not None:
         report.similarity = similarity.similarity(submissions, report.folder, threshold, pages, progress)
     if roster is not None:
         graded = [s.assignment for s in stats]
         report.canvas = canvas.write_canvas(
-            report.folder / "canvas.csv", results, canvas.read_roster(roster), graded
+            report.folder / "canvas.csv", results, canvas.read_roster(roster), graded, report.written
         )
     report.regrade = regrade.diff(grades, results)
     if report.regrade is not None:
