@@ -63,6 +63,7 @@ class HttpError(Exception):
 
 class Handler(BaseHTTPRequestHandler):
     server: GradingServer
+
     def version_string(self) -> str:
         return "losslab-written"
 
