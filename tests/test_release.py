@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 
 from tests.mutants import assert_parts_fail_as_named, failing_questions
 from tools.build import leaks, release
+from tools.grade.rubrics import RUBRICS
 from tools.grade.workspace import override_parameters, reference_modules, workspace
 from tools.teeth import material
 from utils.course import ASSIGNMENTS, REPO_ROOT, by_topic, question_id
@@ -123,6 +127,27 @@ def test_release_holds_what_a_student_needs_and_nothing_instructor_only(released
     assert "@oracle" not in (released / "utils" / "checks" / "cam_loss.py").read_text()
     size = sum(p.stat().st_size for p in released.rglob("*") if p.is_file())
     assert size < 3e6, f"the release takes {size / 1e6:.1f} MB"
+
+
+def test_the_release_holds_no_rubric_and_its_stub_notebooks_hand_in(released, tmp_path):
+    """No rubric text anywhere in the release; a fresh copy of it through `python -m utils.submit`: the zip
+    holds exactly the student's files, the PDF a page per written question."""
+    rubric_texts = [item.description for items in RUBRICS.values() for item in items]
+    for path in (p for p in released.rglob("*") if p.is_file()):
+        content = path.read_bytes().decode("utf-8", "replace")
+        assert not [text for text in rubric_texts if text in content], f"rubric text in {path}"
+    copy = tmp_path / "student"
+    shutil.copytree(released, copy)
+    proc = subprocess.run(
+        [sys.executable, "-m", "utils.submit"], cwd=copy, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with zipfile.ZipFile(copy / "submission" / "losslab_code.zip") as archive:
+        assert archive.namelist() == [name for a in ASSIGNMENTS for name in (a.student_module, a.notebook)]
+    pages = PdfReader(copy / "submission" / "losslab_written.pdf").pages
+    assert len(pages) == sum(len(a.written) for a in ASSIGNMENTS) == 15
+    written = [f"{a.topic}/{q.id}" for a in ASSIGNMENTS for q in a.written]
+    assert [next(w for w in written if w in page.extract_text()) for page in pages] == written
 
 
 def test_refuses_a_non_empty_folder_without_force_and_any_folder_overlapping_the_repository(released, capsys):
