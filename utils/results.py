@@ -7,6 +7,10 @@ batch grader ran hidden checks for, and `"parts": [{"id", "points", "status", "m
 whose check graded its parts. Earned points follow from the statuses: a question without parts earns
 its points exactly when it passed; one with parts, the points of its passed parts. A question that
 failed although every part passed (the hidden checks are not mapped onto parts) earns nothing.
+
+A student's result (`SubmissionResult`, what tools.grade writes) also holds `"written"`: each notebook's
+written answers by question id, as read from the submitted notebook (`WrittenAnswers`), for the staff who
+grade them; their points are never in its `earned` or `max`.
 """
 
 from __future__ import annotations
