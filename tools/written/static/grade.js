@@ -167,9 +167,10 @@
     // The server's word on an answer, unless a later click on it is still on its way.
     return function (data) {
       if (queue.some(function (job) { return job.key === answer.number; })) return;
+      // (The page's version stays older than the reply's: the next poll brings others' clicks made meanwhile.)
+      const before = JSON.stringify(answer);
       Object.assign(answer, data.mark);
-      render(); // the next poll brings the others' clicks: the page's version stays older than this one
-
+      if (JSON.stringify(answer) !== before) render();
     };
   }
 
@@ -219,7 +220,16 @@
     showError("Every answer of this question is graded.");
   }
 
+  // The item being edited, kept apart from the DOM so that a view drawn anew (another grader's click) keeps
+  // the editor and what was typed in it: {item: id, or "new" for an item to add, points, description}.
+  let editing = null;
+
   function itemRow(item, answer, position) {
+    const row = el("li", { "data-item": String(item.id) });
+    if (editing && editing.item === item.id) {
+      row.append(itemEditor(item));
+      return row;
+    }
     const applied = answer && answer.applied.indexOf(item.id) >= 0;
     const toggleButton = button(
       (position <= 9 ? "[" + position + "] " : "") + (item.points >= 0 ? "+" : "") + points(item.points),
@@ -229,22 +239,29 @@
     const description = el("span", { class: "description", text: item.description });
     const uses = el("span", { class: "uses", text: " (" + item.uses + ")" });
     const edit = button("edit", { class: "edit", "data-item": String(item.id) }, function () {
-      row.replaceChildren(itemEditor(item, row));
+      editing = { item: item.id, points: String(item.points), description: item.description };
+      render();
     });
-    const row = el("li", { "data-item": String(item.id) }, [toggleButton, " ", description, uses, " ", edit]);
+    row.append(toggleButton, " ", description, uses, " ", edit);
     return row;
   }
 
-  function itemEditor(item, row) {
-    const pointsInput = el("input", { type: "number", step: "0.25", class: "edit-points", value: String(item ? item.points : 1) });
-    const textInput = el("input", { type: "text", class: "edit-description", size: "60", value: item ? item.description : "" });
+  function itemEditor(item) {
+    const pointsInput = el("input", { type: "number", step: "0.25", class: "edit-points" });
+    const textInput = el("input", { type: "text", class: "edit-description", size: "60" });
+    pointsInput.value = editing.points;
+    textInput.value = editing.description;
+    pointsInput.addEventListener("input", function () { editing.points = pointsInput.value; });
+    textInput.addEventListener("input", function () { editing.description = textInput.value; });
     const q = view.data.question;
     const save = button(item ? "save" : "add", { class: "save" }, function () {
-      const body = { points: Number(pointsInput.value), description: textInput.value };
+      const body = { points: Number(editing.points), description: editing.description };
       const url = "/api/q/" + q.topic + "/" + q.id + "/items" + (item ? "/" + item.id : "");
+      editing = null;
+      render();
       send(url, body, "items", function () { load(); });
     });
-    const cancel = button("cancel", { class: "cancel" }, function () { render(); });
+    const cancel = button("cancel", { class: "cancel" }, function () { editing = null; render(); });
     return el("span", { class: "editor" }, [pointsInput, " ", textInput, " ", save, " ", cancel]);
   }
 
@@ -298,20 +315,41 @@
     ]);
   }
 
+  // A view drawn again between a press and its release would lose the click (the button pressed is gone):
+  // while a pointer is down, drawing waits until the click is through.
+  let pressed = false;
+  let waiting = false;
+  document.addEventListener("pointerdown", function () { pressed = true; }, true);
+  document.addEventListener("click", function () { pressed = false; }, true); // the click is through
+  document.addEventListener("pointerup", function () {
+    setTimeout(function () {
+      pressed = false;
+      if (waiting) { waiting = false; render(); }
+    }, 0);
+  }, true);
+
   function render() {
+    if (pressed) { waiting = true; return; }
     if (!view || view.kind !== "question") return;
     const data = view.data;
-    const focused = document.activeElement && document.activeElement.id === "comment" ? document.activeElement : null;
+    const active = document.activeElement;
+    const focused = active && active.id === "comment" ? active : null;
     const draft = focused ? [focused.value, focused.selectionStart, focused.selectionEnd] : null;
+    const editorFocus = active && active.closest && active.closest(".editor") ? active.className : null;
     const q = data.question;
     const answer = data.answers.length ? current() : null;
     const progress = data.progress;
     const by = Object.entries(progress.graders).map(function (e) { return e[0] + " " + e[1]; }).join(", ");
     const histogram = data.scores.histogram.map(function (h) { return points(h[0]) + ": " + h[1]; }).join(", ");
     const rubric = el("ol", { id: "rubric" }, data.items.map(function (item, i) { return itemRow(item, answer, i + 1); }));
-    const adder = el("p", { id: "add-item" }, [button("add an item", { id: "add" }, function () {
-      adder.replaceChildren(itemEditor(null, adder));
-    })]);
+    const adder = el("p", { id: "add-item" }, [
+      editing && editing.item === "new"
+        ? itemEditor(null)
+        : button("add an item", { id: "add" }, function () {
+          editing = { item: "new", points: "1", description: "" };
+          render();
+        }),
+    ]);
     app.replaceChildren(
       header(data, q.assignment + " · Inline question " + q.number + ": " + q.id + " (" + points(q.points) + " points)"),
       el("p", {}, [el("a", { href: "/", text: "all questions" })]),
@@ -330,6 +368,10 @@
       comment.value = draft[0];
       comment.focus();
       comment.setSelectionRange(draft[1], draft[2]);
+    }
+    if (editorFocus) {
+      const input = app.querySelector(".editor ." + editorFocus);
+      if (input) input.focus();
     }
     showStatus();
   }
