@@ -18,9 +18,9 @@ from pypdf import PdfReader
 
 from tests.mutants import assert_parts_fail_as_named, failing_questions
 from tools.build import leaks, release
-from tools.grade.rubrics import RUBRICS
 from tools.grade.workspace import override_parameters, reference_modules, workspace
 from tools.teeth import material
+from tools.written.rubrics import RUBRICS
 from utils.course import ASSIGNMENTS, REPO_ROOT, by_topic, question_id
 
 pytestmark = pytest.mark.slow  # runs notebooks or a class: the full suite and CI run it

@@ -1,5 +1,5 @@
 """The written questions: the registry (utils/course.py), the notebooks' question and answer cells and the
-rubrics (tools/grade/rubrics.py) agree; no rubric text ships; the grader reads a submission's answers from
+rubrics (tools/written/rubrics.py) agree; no rubric text ships; the grader reads a submission's answers from
 its notebooks' JSON (tools.grade.answers) and reports what is wrong, without running anything."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from tools.build import release
 from tools.grade.answers import read_written
 from tools.grade.fingerprint import submission_hash
-from tools.grade.rubrics import RUBRICS, rubric
+from tools.written.rubrics import RUBRICS, rubric
 from utils import course
 from utils.autograde import format_scorecard
 from utils.course import ASSIGNMENTS, REPO_ROOT, Assignment, Question, WrittenQuestion, register

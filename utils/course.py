@@ -13,7 +13,7 @@ ids. Everything else about an assignment follows from its topic by convention:
 A notebook's graded cell starts with `# GRADED: <id> (<points> pts)`; a test fails when the headers and
 this registry disagree. A written question ("Inline question N") has two markdown cells found by cell
 metadata, `{"losslab": {"question": "<id>"}}` (its text) and `{"losslab": {"answer": "<id>"}}` (the
-student's answer, right after it); staff grade it with the rubric of tools/grade/rubrics.py (instructor
+student's answer, right after it); staff grade it with the rubric of tools/written/rubrics.py (instructor
 only), and its points are never among the autograded ones.
 `python -m tools.build.new_assignment NAME` appends a new entry at the end of this file.
 """
@@ -56,7 +56,7 @@ class Question:
 class WrittenQuestion:
     """A question the student answers in words, in the notebook's answer cell; graded by staff, never by the
     autograder, so its points stay out of every autograded total (Assignment.points, reports, grades.csv).
-    Its rubric is instructor material: tools/grade/rubrics.py, keyed by (topic, id)."""
+    Its rubric is instructor material: tools/written/rubrics.py, keyed by (topic, id)."""
 
     id: str  # stable: the cells' metadata, the student's result and the staff's grades refer to it
     points: float

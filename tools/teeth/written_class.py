@@ -19,9 +19,9 @@ import torch
 
 from tools.grade.hidden.engine import HiddenFailure, _expected, _judge, case_inputs, cases, describe_inputs
 from tools.grade.outputs import write_grades_csv
-from tools.grade.rubrics import RUBRICS
 from tools.grade.run import _lose
 from tools.teeth import generated_class
+from tools.written.rubrics import RUBRICS
 from utils import course
 from utils.results import PartResult, QuestionResult, Status, SubmissionResult, WrittenAnswers
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.grade.rubrics import RUBRICS, RubricItem
+from tools.written.rubrics import RUBRICS, RubricItem
 from utils import course
 from utils.written import UnreadableNotebook, parse_notebook, written_cells
 
