@@ -70,7 +70,8 @@ def _wait_saved(driver) -> None:
 
 
 def _current(driver) -> int:
-    return int(_by_id(driver, "answer-panel").get_attribute("data-number"))
+    """The answer shown, read in the page in one step (the panel may be drawn anew meanwhile)."""
+    return int(driver.execute_script("return document.getElementById('answer-panel').dataset.number"))
 
 
 def _key(driver, key: str) -> None:
