@@ -124,11 +124,13 @@ def _derived_limits(
     ):
         print("the time limits are the resumed batch's", flush=True)
         cells = {notebook: record["cell_limits"][notebook] for notebook in notebooks}
-        budget = derived_budget(
-            sum(record["budgets"][notebook] for notebook in notebooks), limits.budget_factor
-        )
+        seconds = {notebook: record["reference_seconds"][notebook] for notebook in notebooks}
         return dataclasses.replace(
-            limits, cell_limits=cells, function_limits=record["function_limits"], budget=budget
+            limits,
+            cell_limits=cells,
+            function_limits=record["function_limits"],
+            budget=derived_budget(sum(seconds.values()), limits.budget_factor),
+            reference_seconds=seconds,
         )
     start = time.perf_counter()
     times = client.submit(time_the_reference_job, notebooks, limits, fingerprint, pure=False).result()
