@@ -387,14 +387,17 @@
     try {
       if (!question) {
         const data = await getJSON("/api/overview");
+        if (view && view.kind === "overview" && view.version === data.version) return; // nothing new
+        if (pressed) return; // a click under way: the next poll draws it
         view = { kind: "overview", data: data, version: data.version };
         renderOverview(data);
         return;
       }
-      const url = "/api/q/" + question.topic + "/" + question.id + (since ? "?since=" + since : "");
+      const url = "/api/q/" + question.topic + "/" + question.id + (since !== undefined ? "?since=" + since : "");
       const data = await getJSON(url);
       if (data.unchanged) return;
       if (queue.length) return; // a click on its way: its answer will bring the news
+      if (since !== undefined && typing()) return; // not under the grader's cursor: the next poll, once done
       const number = view && view.kind === "question" && view.data.answers.length ? current().number : Number(location.hash.slice(1));
       const index = data.answers.findIndex(function (a) { return a.number === number; });
       view = { kind: "question", data: data, index: index >= 0 ? index : 0, version: data.version };
@@ -402,6 +405,11 @@
     } catch (error) {
       if (!view) app.replaceChildren(el("p", { class: "error", text: "Cannot load: " + error.message }));
     }
+  }
+
+  function typing() {
+    const active = document.activeElement;
+    return Boolean(active && (active.tagName === "INPUT" || active.tagName === "TEXTAREA"));
   }
 
   async function poll() {
