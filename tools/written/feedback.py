@@ -119,6 +119,11 @@ def _written(sheet: Sheet, grade: WrittenGrade, answer: Answer | None) -> str:
     return html + "</section>"
 
 
+def _key(sheet: Sheet) -> tuple[str, str]:
+    """How a sheet's grade is found: its notebook and question (ids are unique within a notebook only)."""
+    return sheet.assignment.notebook, sheet.question.id
+
+
 def page(
     result: SubmissionResult,
     grades: list[WrittenGrade],
@@ -126,15 +131,15 @@ def page(
     course_sheets: list[Sheet],
 ) -> str:
     """One student's feedback page. answers: {sheet key: the student's answer}."""
-    graded = {g.question: g for g in grades}
+    graded = {(g.notebook, g.question): g for g in grades}
     rows, sections = [], []
     for assignment in course.ASSIGNMENTS:
         report = next((r for r in result.notebooks if r.notebook == assignment.notebook), None)
-        mine = [s for s in course_sheets if s.assignment == assignment and s.question.id in graded]
+        mine = [s for s in course_sheets if s.assignment == assignment and _key(s) in graded]
         if report is None and not mine:
             continue
         title = f"{assignment.number:02d} {assignment.title}"
-        written = totals([graded[s.question.id] for s in mine])
+        written = totals([graded[_key(s)] for s in mine])
         auto = f"{report.earned:g} / {report.max:g}" if report is not None else ""
         rows.append(
             f'<tr><td>{escape(title)}</td><td class="num">{auto}</td>'
@@ -143,7 +148,7 @@ def page(
         html = f"<h2>{escape(title)}</h2>" + (_autograded(report) if report is not None else "")
         if mine:
             html += "<h3>Written questions</h3>" + "".join(
-                _written(s, graded[s.question.id], answers.get(s.key)) for s in mine
+                _written(s, graded[_key(s)], answers.get(s.key)) for s in mine
             )
         sections.append(html)
     written = totals(grades)
