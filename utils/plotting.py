@@ -257,8 +257,16 @@ def plot_collapse_curves(
             if points:
                 ax.plot(*zip(*points), label=name)
         if not ax.lines:  # every value 0 (NC4 when the head and the nearest-mean rule agree on every sample)
-            ax.text(0.5, 0.5, f"{key} = 0 at every {x}\n(a log axis cannot show 0)", ha="center", va="center",
-                    transform=ax.transAxes, fontsize=9, color="grey")
+            ax.text(
+                0.5,
+                0.5,
+                f"{key} = 0 at every {x}\n(a log axis cannot show 0)",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                fontsize=9,
+                color="grey",
+            )
         for label, position in (marks or {}).items():
             ax.axvline(position, color="grey", linestyle="--", linewidth=1, label=label)
         ax.set_xscale("log")

@@ -104,15 +104,16 @@ def kind(value) -> str:
 
 
 def describe_inputs(args: Sequence) -> str:
-    """Shapes and dtypes, never values: enough for a student to reproduce the situation."""
+    """Shapes and dtypes, never values: enough for a student to reproduce the situation, nothing the grader
+    hides (a number says only its type: a regularization strength or a temperature is a hidden input)."""
     parts = []
     for arg in args:
         if isinstance(arg, torch.Tensor):
             parts.append(f"{tuple(arg.shape)} {str(arg.dtype).removeprefix('torch.')}")
         elif isinstance(arg, torch.dtype):
             parts.append(str(arg).removeprefix("torch."))
-        elif isinstance(arg, float):
-            parts.append(f"{arg:.3g}")
+        elif isinstance(arg, (float, int)) and not isinstance(arg, bool):
+            parts.append(type(arg).__name__)
         elif isinstance(arg, dict) and len(arg) > 4:  # a state dict
             parts.append(f"a dict of {len(arg)} entries")
         elif isinstance(arg, dict):
