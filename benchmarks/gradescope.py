@@ -95,23 +95,27 @@ def as_markdown(r: dict) -> str:
         f"Measured {r['date']} ({r['machine']}, torch {r['torch']}): one core (taskset) and a memory limit for "
         "the whole run (a cgroup), the limits derived once beforehand as setup.sh does.",
         "",
-        "| notebook | memory | submission | seconds | score | within 10 minutes |",
+        "| notebook | memory | submission | seconds | score | fits Gradescope's 10 minutes |",
         "|---|---|---|---|---|---|",
     ]
     for run in r["runs"]:
-        score = (
-            "failed: " + run["problem"].replace("\n", " ")[:120]
-            if run["problem"]
-            else f"{run['score']:g}/{run['max']:g}"
-        )
+        killed = "KilledWorker" in run["problem"]
+        if run["problem"]:
+            score = "killed: out of memory (KilledWorker)" if killed else "failed: " + run["problem"][-100:]
+        else:
+            score = f"{run['score']:g}/{run['max']:g}"
+        fits = "no" if run["problem"] else ("yes" if run["seconds"] < 600 else "no")
         lines.append(
-            f"| {run['notebook']} | {run['memory']} | {run['submission']} | {run['seconds']:.0f} | {score} | "
-            f"{'yes' if run['seconds'] < 600 else 'no'} |"
+            f"| {run['notebook']} | {run['memory']} | {run['submission']} | {run['seconds']:.0f} | {score} | {fits} |"
         )
     for memory in MEMORIES:
         runs = [run for run in r["runs"] if run["submission"] == "reference" and run["memory"] == memory]
-        total = sum(run["seconds"] for run in runs)
-        lines += ["", f"With {memory}, the reference's four assignments, one a run: {total:.0f} s in all."]
+        if runs and not any(run["problem"] for run in runs):
+            total = sum(run["seconds"] for run in runs)
+            lines += [
+                "",
+                f"With {memory}, the reference's four assignments, one a run: {total:.0f} s in all.",
+            ]
     return "\n".join(lines)
 
 
