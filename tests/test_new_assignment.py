@@ -55,6 +55,7 @@ def scaffolded(tmp_path_factory) -> tuple[Path, str]:
             f"utils/{TOPIC}.py",
             f"utils/checks/{TOPIC}.py",
             f"tools/grade/hidden/{TOPIC}.py",
+            f"tools/teeth/{TOPIC}.py",
             f"tests/test_{TOPIC}.py",
             notebook,
         )
