@@ -25,10 +25,11 @@ from pypdf import PdfReader
 from tools.build import release
 from tools.grade.answers import read_written
 from tools.grade.submissions import read_modules
+from tools.teeth.written_class import answered_notebook
 from utils import course, submit
 from utils.course import ASSIGNMENTS, REPO_ROOT, Assignment
 from utils.results import NotebookReport, Status
-from utils.written import ANSWER_PROMPT, MAX_ANSWER_CHARS, marked
+from utils.written import MAX_ANSWER_CHARS
 
 A4 = course.by_topic("neural_collapse")
 SCRIPT = "<script>alert('hi')</script> and <b>bold</b> & &amp;"
@@ -50,17 +51,7 @@ def student_copy(folder: Path, modules: dict[str, str] | None = None) -> Path:
 def answer(root: Path, assignment: Assignment, answers: dict[str, str | None]) -> None:
     """Writes answers into the copy's notebook: None deletes the answer cell."""
     path = root / assignment.notebook
-    notebook = json.loads(path.read_text())
-    cells = []
-    for cell in notebook["cells"]:
-        question = marked(cell, "answer")
-        if question in answers:
-            if answers[question] is None:
-                continue
-            cell["source"] = f"{ANSWER_PROMPT}\n\n{answers[question]}"
-        cells.append(cell)
-    notebook["cells"] = cells
-    path.write_text(json.dumps(notebook, indent=1))
+    path.write_text(json.dumps(answered_notebook(json.loads(path.read_text()), answers), indent=1))
 
 
 def pdf_pages(path: Path) -> list[str]:

@@ -15,6 +15,7 @@ import pytest
 from tools.build import release
 from tools.grade.answers import read_written
 from tools.grade.fingerprint import submission_hash
+from tools.teeth.written_class import answered_notebook
 from tools.written.rubrics import RUBRICS, rubric
 from utils import course
 from utils.autograde import format_scorecard
@@ -104,18 +105,7 @@ def test_no_rubric_text_is_in_what_the_release_copies():
 
 def _answered(assignment: Assignment, answers: dict[str, str | None], duplicate: str | None = None) -> dict:
     """The assignment's notebook with answers filled in: None deletes the answer cell; duplicate copies one."""
-    notebook = notebook_json(assignment)
-    cells = []
-    for cell in notebook["cells"]:
-        question = marked(cell, "answer")
-        if question in answers:
-            if answers[question] is None:
-                continue
-            cell = {**cell, "source": f"{ANSWER_PROMPT}\n\n{answers[question]}"}
-        cells.append(cell)
-        if question is not None and question == duplicate:
-            cells.append({**cell, "source": "more, in a copied cell"})
-    return {**notebook, "cells": cells}
+    return answered_notebook(notebook_json(assignment), answers, duplicate)
 
 
 A4 = course.by_topic("neural_collapse")

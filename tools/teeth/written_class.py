@@ -24,6 +24,7 @@ from tools.teeth import generated_class
 from tools.written.rubrics import RUBRICS
 from utils import course
 from utils.results import PartResult, QuestionResult, Status, SubmissionResult, WrittenAnswers
+from utils.written import ANSWER_PROMPT, marked
 
 # What the grading page and the feedback must show as text, never run. Each would set window.pwned or the
 # page's title if it ran.
@@ -158,3 +159,19 @@ def feedback_student(name: str = "feedback_student") -> tuple[SubmissionResult, 
             report.questions[i], secrets = hidden_failure(question)
     with_answers(result, random.Random(1))
     return result, secrets
+
+
+def answered_notebook(notebook: dict, answers: dict[str, str | None], duplicate: str | None = None) -> dict:
+    """A notebook's JSON with answers written into their cells, as a student would: None deletes the answer
+    cell, and duplicate names an answer cell that is copied once more."""
+    cells = []
+    for cell in notebook["cells"]:
+        question = marked(cell, "answer")
+        if question in answers:
+            if answers[question] is None:
+                continue
+            cell = {**cell, "source": f"{ANSWER_PROMPT}\n\n{answers[question]}"}
+        cells.append(cell)
+        if question is not None and question == duplicate:
+            cells.append({**cell, "source": "more, in a copied cell"})
+    return {**notebook, "cells": cells}
