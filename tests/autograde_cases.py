@@ -1,5 +1,6 @@
 """What the autograder tests grade: for each assignment of the course, the reference, the stubs, a
-correct solution written differently, every mutant (tools/grade/hidden/<topic>.py), and broken modules.
+correct solution written differently, the mutants graded through the notebook (tools/teeth/<topic>.py:
+Mutant.notebook), and broken modules.
 
 Every case runs the real notebook under nbval through `python -m utils.autograde` in a temporary
 copy of the repository; conftest.py runs them all once per session, two at a time.
@@ -68,8 +69,8 @@ BROKEN = {  # linear_classifier modules that do not import or do not finish
 
 
 def all_cases() -> dict[str, Case]:
-    """Every case, keyed "<topic>/<variant>": the full-size runs (the references, the mutants with full_run)
-    first, so that two workers taking them in order finish together."""
+    """Every case, keyed "<topic>/<variant>": the references (full size) first, so that two workers taking
+    them in order finish together."""
     full_size, quick = {}, {}
     for a in ASSIGNMENTS:
         hidden = material(a.topic)
@@ -79,9 +80,7 @@ def all_cases() -> dict[str, Case]:
             a, hidden.ALTERNATIVE, parameters=hidden.QUICK_PARAMETERS
         )
         for name, mutant in hidden.MUTANTS.items():
-            if mutant.full_run:
-                full_size[f"{a.topic}/{name}"] = Case(a, mutant.source)
-            elif mutant.notebook:
+            if mutant.notebook:
                 quick[f"{a.topic}/{name}"] = Case(a, mutant.source, parameters=hidden.QUICK_PARAMETERS)
     linear = by_topic("linear_classifier")
     for name, source in BROKEN.items():

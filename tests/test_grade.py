@@ -1,10 +1,10 @@
-"""tools.grade on a small class of generated submissions: correct ones (the reference in a folder and in a
-zip, and one written differently) get full marks, mutants lose exactly their questions (one only the
-hidden checks catch), and broken or hostile ones (tests/hostile.py: a syntax error, a memory bomb, a process
-exit, a hang, reading solutions/ here or any copy anywhere on disk, unmounting, a fork bomb, detached
-children, filling the disk, reaching the host's loopback, setuid(0), writing to the grades, monkeypatching
-the checks) are contained and reported without touching anyone else's grade. One notebook (assignment 1)
-keeps it quick."""
+"""tools.grade on a small class of generated submissions: correct ones (the reference in a zip, in a folder with
+a try at the grades, and one written differently) get full marks, mutants lose exactly their questions (one
+only the hidden checks catch), and broken or hostile ones (tests/hostile.py: a syntax error, a memory bomb, a
+process exit, a hang, reading solutions/ here or any copy anywhere on disk, unmounting, a fork bomb, detached
+children, filling the disk, reaching the host's loopback, setuid(0), writing to the grades, monkeypatching the
+checks) are contained and reported without touching anyone else's grade. One notebook (assignment 1) keeps it
+quick."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ import pytest
 
 from tests import hostile
 from tests.mutants import failing_questions
-from tools.grade.outputs import result_paths, validated
+from tools.grade.outputs import BATCH, result_paths, validated
 from tools.grade.submissions import find_submissions, read_modules
 from tools.teeth import linear_classifier as linear
 from utils.course import REPO_ROOT, by_topic
@@ -116,9 +116,23 @@ def survivors() -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
+def reference_limits(tmp_path_factory) -> Path:
+    """A folder whose .batch.json holds the limits derived from the reference's run on assignment 1, as
+    setup.sh's last command records them on Gradescope: timed once, for this module's two batches."""
+    out = tmp_path_factory.mktemp("limits")
+    command = [sys.executable, "-m", "tools.grade", "--limits-only", "--out", str(out), "--workers", "1"]
+    proc = subprocess.run([*command, "--notebooks", NOTEBOOK], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory, reference_limits):
     root = tmp_path_factory.mktemp("class")
     submissions, out = root / "submissions", root / "grades"
+    out.mkdir()
+    shutil.copy(reference_limits / BATCH, out / BATCH)  # the batch resumes its limits
     with planted_solutions(root) as planted, loopback_server() as (port, received):
         modules = {
             "ray_written_differently": linear.ALTERNATIVE,
@@ -128,7 +142,6 @@ def graded_class(tmp_path_factory):
             "ivy_monkeypatches_checks": MONKEYPATCHES,
             "jo_reads_solutions": reads_the_solutions(),
             "kim_writes_grades": writes_to_the_grades(out),
-            "ada_reference": REFERENCE,
             "bo_mutant": linear.MUTANTS["predict_with_argmin"].source,
             "cy_syntax_error": REFERENCE + "\ndef broken(:\n    pass\n",
             "di_memory_bomb": hostile.hostile("    hog = bytearray(16 * 2**30)\n"),
@@ -149,7 +162,7 @@ def graded_class(tmp_path_factory):
             (folder / "linear_classifier.py").write_text(source)
         (submissions / "gus_notebook_only").mkdir()
         (submissions / "gus_notebook_only" / "01_linear_classifiers.ipynb").write_text("{}")
-        with zipfile.ZipFile(submissions / "hal_zipped.zip", "w") as archive:
+        with zipfile.ZipFile(submissions / "ada_reference.zip", "w") as archive:
             archive.writestr("homework/utils/linear_classifier.py", REFERENCE)
         # No --timeout: each cell's limit follows the reference's time, so the hang costs seconds per cell.
         command = [sys.executable, "-m", "tools.grade", str(submissions), "--out", str(out)]
@@ -188,7 +201,7 @@ def statuses(result: dict) -> dict[str, str]:
 
 def test_correct_submissions_get_full_marks_from_a_folder_or_a_zip(graded_class):
     results = graded_class[0]
-    for student in ("ada_reference", "hal_zipped", "ray_written_differently"):
+    for student in ("ada_reference", "kim_writes_grades", "ray_written_differently"):  # a zip, then folders
         assert results[student]["earned"] == results[student]["max"] == 29, results[student]
     hidden = {q["id"]: q.get("hidden") for q in results["ada_reference"]["notebooks"][0]["questions"]}
     assert hidden["svm_loss_vectorized"] == "3/3 passed" and hidden["svm_search"] == "1/1 passed"
@@ -305,7 +318,7 @@ def test_broken_and_hostile_submissions_are_contained_and_reported(graded_class)
 def test_grades_csv_and_gradescope_results(graded_class):
     results, out, stdout, _ = graded_class
     rows = {row["student"]: row for row in csv.DictReader((out / "grades.csv").open())}
-    assert set(rows) == set(results) and len(results) == 21
+    assert set(rows) == set(results) and len(results) == 20
     assert (
         rows["ada_reference"]["total"] == "29"
         and rows["bo_mutant"]["01_linear_classifiers/predict_linear_classifier"] == "0"
@@ -348,17 +361,14 @@ def test_submissions_are_found_and_read_without_extracting(tmp_path):
     assert not (tmp_path.parent / "escape").exists()
 
 
-def test_gradescope_entry_point_writes_results_json(tmp_path):
+def test_gradescope_entry_point_writes_results_json(tmp_path, reference_limits):
     """tools/grade/gradescope/run_autograder on Gradescope's layout: the repository in source/, the upload in
     submission/, and the limits setup.sh derived once (its last command) in limits/, which the run reuses."""
     (tmp_path / "source").symlink_to(REPO_ROOT, target_is_directory=True)
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "linear_classifier.py").write_text(REFERENCE)
+    shutil.copytree(reference_limits, tmp_path / "limits")
     env = {**os.environ, "AUTOGRADER": str(tmp_path), "LOSSLAB_GRADE_ARGS": f"--notebooks {NOTEBOOK}"}
-    setup = [sys.executable, "-m", "tools.grade", "--limits-only", "--out", str(tmp_path / "limits")]
-    limited = subprocess.run([*setup, "--workers", "1", "--notebooks", NOTEBOOK], cwd=REPO_ROOT, env=env,
-                             capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert limited.returncode == 0, limited.stdout + limited.stderr
     proc = subprocess.run(
         ["bash", str(REPO_ROOT / "tools" / "grade" / "gradescope" / "run_autograder")],
         env=env,

@@ -122,8 +122,7 @@ MUTANTS = {
     "train_step_without_backward": Mutant(
         mutate(_REFERENCE, "cam_loss_train_step", "    total.backward()\n", ""),
         {"cam_loss_train_step": "unchanged", "cam_training": "accuracy"},
-        full_run=True,
-        notebook=True,
+        full_size_gate=True,
     ),
 }
 

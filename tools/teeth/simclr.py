@@ -96,8 +96,7 @@ loss = -torch.log(positives / denominator).mean()
     "train_step_never_steps": Mutant(
         mutate(_REFERENCE, "simclr_train_step", "    optimizer.step()\n", ""),
         {"simclr_train_step": "did not change the model's parameters", "simclr_training": "accuracy"},
-        full_run=True,
-        notebook=True,
+        full_size_gate=True,
     ),
 }
 
