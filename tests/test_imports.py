@@ -6,6 +6,8 @@ edits sys.path to reach a module."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -154,3 +156,18 @@ def test_nothing_edits_sys_path_to_reach_a_module():
                 and ast.unparse(node.func.value) == "sys.path"
             )
             assert not edits, module
+
+
+def test_the_autograder_reads_notebooks_without_the_grammar_jsonschema_would_import():
+    """utils/__init__.py keeps rfc3987_syntax out (over a second per process); notebooks still validate."""
+    probe = (
+        "import sys, utils, nbformat\n"
+        "nbformat.validate(nbformat.read('assignments/01_linear_classifiers.ipynb', as_version=4))\n"
+        "try:\n    nbformat.validate(nbformat.from_dict({'cells': 'none'}))\nexcept nbformat.ValidationError:\n"
+        "    print('invalid refused')\n"
+        "print(sys.modules['rfc3987_syntax'])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.stdout.split() == ["invalid", "refused", "None"], proc.stdout + proc.stderr
