@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision
 from sklearn.datasets import load_digits
 
 from utils.course import REPO_ROOT
@@ -122,6 +121,8 @@ def load_cifar10(
         how = (_fetch_command("cifar10", root), f"download {CIFAR10_URL} and extract it into {root}")
         if not download:
             raise _not_found("CIFAR-10", folder, *how, None)
+        import torchvision  # here, not at the top: its import is over a second, and digits never need it
+
         try:
             torchvision.datasets.CIFAR10(root=str(root), train=True, download=True)
         except Exception as exc:  # offline machines fail in many ways: URLError, OSError, RuntimeError...
@@ -152,6 +153,8 @@ def load_mnist(
     Returns a dict with X_train, X_val, X_test: float32 (N, 1, 28, 28) in [0, 1];
     y_train, y_val, y_test: int64 (N,); classes: ["0", ..., "9"].
     """
+    import torchvision  # here, not at the top: its import is over a second, and digits never need it
+
     root = Path(root)
     raw = root / "MNIST" / "raw"
     if not all((raw / name).is_file() for name in MNIST_FILES):
