@@ -21,7 +21,9 @@ from tools.teeth import written_class
 from tools.teeth.written_session import browser, browser_available, free_port, grading_server
 from tools.written import feedback
 from tools.written.__main__ import main as written_main
+from tools.written.answers import Answer
 from tools.written.store import Store
+from utils.course import by_topic
 
 pytestmark = pytest.mark.skipif(
     not browser_available(),
@@ -237,6 +239,28 @@ def test_two_graders_a_killed_server_and_a_merge_that_is_what_was_clicked(tmp_pa
         clicked = expected.get(number)
         want = "pending" if clicked is None else f"{sum(points[i] for i in clicked):g}"
         assert rows[student][COLUMN] == want, (student, number)
+
+
+def test_an_answer_handed_in_again_shows_pending_again_and_enter_confirms_it(tmp_path):
+    grades = tmp_path / "grades"
+    written_class.write_class(grades, 3)
+    with grading_server(grades) as server, browser() as driver:  # one local grader, no token
+        _open_question(driver, server, 1)
+        _key(driver, "1")  # #1 graded with item [1]
+        _wait_saved(driver)
+        student = next(s for s, n in Store.of(grades).numbers().items() if n == 1)
+    text = "A second answer, after the grade."
+    written_class.hand_in_again(grades, student, by_topic(TOPIC).notebook, QUESTION, text)
+    with grading_server(grades) as server, browser() as driver:  # the page on the regraded folder
+        _open_question(driver, server, 1)
+        state = _by_id(driver, "state")
+        assert "Pending again" in state.text and "changed" in state.get_attribute("class")
+        assert _by_id(driver, "answer").text == text
+        _key(driver, ENTER)  # confirmed as it stands: graded, on to the next ungraded answer
+        _wait_saved(driver)
+    _, _, marks, _ = Store.of(grades).question(TOPIC, QUESTION)
+    mine = marks[student]
+    assert mine.graded and mine.answered == Answer(student, text).digest and len(mine.applied) == 1
 
 
 def test_a_hostile_answer_is_text_on_the_page_and_in_the_feedback_and_runs_nothing(tmp_path):

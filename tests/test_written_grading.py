@@ -90,6 +90,54 @@ def test_every_click_is_in_the_store_when_it_opens_again(grades):
     assert actions == [("ana", "apply"), ("ben", "apply"), ("ben", "graded"), ("ana", "comment")]
 
 
+def _hand_in_again(folder: Path, student: str, text: str) -> None:
+    written_class.hand_in_again(folder, student, course.by_topic(TOPIC).notebook, QUESTION, text)
+
+
+def test_an_answer_handed_in_again_after_grading_is_pending_again_until_a_grader_confirms_it(grades):
+    app = _app(grades)
+    changed, kept = sorted(app.klass.answers[KEY_])[:2]
+    item = app.store.items(TOPIC, QUESTION)[0]
+    app.click("ana", TOPIC, QUESTION, app.numbers[changed], {"item": item.id, "applied": True})
+    app.click("ana", TOPIC, QUESTION, app.numbers[kept], {"graded": True})
+    _hand_in_again(grades, changed, "A second try: log(10) = 2.303.")
+    _hand_in_again(grades, kept, app.klass.answers[KEY_][kept].text)  # handed in again, the same text
+
+    again = _app(grades)  # the page started on the regraded folder
+    answers = {a["number"]: a for a in again.question(TOPIC, QUESTION, "ben")["answers"]}
+    mine, same = answers[again.numbers[changed]], answers[again.numbers[kept]]
+    assert (mine["graded"], mine["changed"], mine["score"]) == (False, True, None)
+    assert mine["applied"] == [item.id] and mine["answer"] == "A second try: log(10) = 2.303."
+    assert (same["graded"], same["changed"]) == (True, False)
+    progress = next(q for q in again.overview("ben")["questions"] if q["key"] == KEY_)
+    assert progress["graded"] == 1
+    pending = {
+        student
+        for student, grades_ in merge.current_grades(grades).items()
+        for g in grades_
+        if g.question == QUESTION and g.pending
+    }
+    assert changed in pending and kept not in pending
+
+    reply = again.click("ben", TOPIC, QUESTION, again.numbers[changed], {"graded": True})  # confirmed
+    assert (reply["mark"]["graded"], reply["mark"]["changed"], reply["mark"]["score"]) == (True, False, 0.5)
+    assert again.store.audit()[-1]["grader"] == "ben" and again.store.audit()[-1]["action"] == "graded"
+
+
+def test_a_store_from_before_the_answers_digests_opens_and_keeps_its_grades(grades):
+    app = _app(grades)
+    student = sorted(app.klass.answers[KEY_])[0]
+    app.click("ana", TOPIC, QUESTION, app.numbers[student], {"graded": True})
+    with sqlite3.connect(grades / FILE) as con:  # the answers table as it was before the digest column
+        con.execute("ALTER TABLE answers DROP COLUMN answered")
+    _hand_in_again(grades, student, "Changed, but the old store cannot know it.")
+    again = _app(grades)
+    mine = next(
+        a for a in again.question(TOPIC, QUESTION, "ana")["answers"] if a["number"] == app.numbers[student]
+    )
+    assert (mine["graded"], mine["changed"]) == (True, False)
+
+
 def test_students_are_numbers_until_names_are_revealed_and_the_reveal_is_audited(grades):
     app = _app(grades)
     assert sorted(app.numbers.values()) == list(range(1, len(app.numbers) + 1))

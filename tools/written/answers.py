@@ -4,6 +4,7 @@ wrong reading it. Read once, when a command starts: no request of the grading pa
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,11 @@ class Answer:
         str | None
     )  # "" left empty, None no answer read (no cell, no notebook, graded before answers were read)
     problems: tuple[str, ...] = ()
+
+    @property
+    def digest(self) -> str:
+        """What the store keeps of the text a grade was given on (tools.written.store.Mark.against)."""
+        return hashlib.sha256(json.dumps(self.text).encode()).hexdigest()[:16]
 
 
 @dataclass

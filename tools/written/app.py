@@ -65,11 +65,12 @@ class App:
         for sheet in self.sheets.values():
             topic, question = sheet.assignment.topic, sheet.question.id
             students = self.klass.answers[sheet.key]
-            by = Counter(
-                marks[topic, question, s].grader
-                for s in students
-                if (topic, question, s) in marks and marks[topic, question, s].graded
-            )
+            current = {
+                s: marks[topic, question, s].against(answer.digest)
+                for s, answer in students.items()
+                if (topic, question, s) in marks
+            }
+            by = Counter(mark.grader for mark in current.values() if mark.graded)
             graders.update(by)
             questions.append(
                 {
@@ -103,7 +104,7 @@ class App:
         for student, answer in sorted(
             self.klass.answers[sheet.key].items(), key=lambda a: self.numbers[a[0]]
         ):
-            mark = marks.get(student, Mark())
+            mark = marks.get(student, Mark()).against(answer.digest)
             uses.update(mark.applied)
             if mark.comment:
                 comments[mark.comment] += 1
@@ -162,15 +163,16 @@ class App:
         start = time.perf_counter()
         sheet = self.sheet(topic, question)
         student = self.student(sheet, number)
+        answered = self.klass.answers[sheet.key][student].digest  # the text the grader sees
         if set(body) == {"item", "applied"}:
             item, applied = body["item"], body["applied"]
             if not isinstance(item, int) or isinstance(item, bool) or not isinstance(applied, bool):
                 raise BadRequest('"item" is an item id and "applied" true or false')
-            mark = self.store.apply(grader, topic, question, student, item, applied)
+            mark = self.store.apply(grader, topic, question, student, item, applied, answered)
         elif set(body) == {"graded"}:
             if not isinstance(body["graded"], bool):
                 raise BadRequest('"graded" is true or false')
-            mark = self.store.mark(grader, topic, question, student, body["graded"])
+            mark = self.store.mark(grader, topic, question, student, body["graded"], answered)
         elif set(body) == {"comment"}:
             mark = self.store.comment(
                 grader, topic, question, student, _text(body["comment"], MAX_COMMENT, True)
@@ -178,6 +180,7 @@ class App:
         else:
             raise BadRequest('a click is {"item", "applied"}, {"graded"} or {"comment"}')
         items = self.store.items(topic, question)
+        mark = mark.against(answered)
         reply = {"number": number, "mark": self._mark(mark, items, sheet), "version": self.store.version()}
         self.click_seconds.append(time.perf_counter() - start)
         return reply

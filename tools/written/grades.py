@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.grade.outputs import result_paths
+from tools.written.answers import Answer
 from tools.written.questions import Sheet
 from tools.written.store import Item, Mark
 
@@ -86,17 +87,19 @@ def grade_of(sheet: Sheet, items: list[Item], mark: Mark | None) -> WrittenGrade
 
 def grades_of(
     sheets: list[Sheet],
-    answers: dict[str, dict],
+    answers: dict[str, dict[str, Answer]],
     items: dict[tuple[str, str], list[Item]],
     marks: dict[tuple[str, str, str], Mark],
 ) -> dict[str, list[WrittenGrade]]:
     """{student: their grades in the sheets' order} for every student who has an answer to a question
-    (answers: {sheet key: {student: ...}}), from the store's items and marks (Store.everything())."""
+    (answers: {sheet key: {student: answer}}), from the store's items and marks (Store.everything()); an
+    answer handed in again since it was graded is pending (Mark.against)."""
     grades: dict[str, list[WrittenGrade]] = {}
     for sheet in sheets:
         where = (sheet.assignment.topic, sheet.question.id)
-        for student in answers.get(sheet.key, {}):
-            grade = grade_of(sheet, items.get(where, []), marks.get((*where, student)))
+        for student, answer in answers.get(sheet.key, {}).items():
+            mark = marks.get((*where, student))
+            grade = grade_of(sheet, items.get(where, []), mark and mark.against(answer.digest))
             grades.setdefault(student, []).append(grade)
     return grades
 

@@ -7,7 +7,8 @@ a busy timeout) instead of failing. A click states what it wants (item 3 applied
 that two graders' clicks on the same answer both land and a retried request changes nothing twice.
 
 Tables: students (each student's anonymous number, drawn once), items (the rubric items of each question,
-started from the rubrics and edited on the page), answers (graded or not, the comment, the last grader),
+started from the rubrics and edited on the page), answers (graded or not, the comment, the last grader, and
+a digest of the answer text it was graded on: an answer handed in again since is pending again, Mark.against),
 applied (which items an answer has), graders (each grader's token), settings (names revealed or not), and
 audit (every change: when, who, what, the values before and after).
 """
@@ -20,7 +21,7 @@ import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,7 +35,7 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE TABLE IF NOT EXISTS answers (
     topic TEXT NOT NULL, question TEXT NOT NULL, student TEXT NOT NULL,
     graded INTEGER NOT NULL DEFAULT 0, comment TEXT NOT NULL DEFAULT '', grader TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (topic, question, student));
+    answered TEXT NOT NULL DEFAULT '', PRIMARY KEY (topic, question, student));
 CREATE TABLE IF NOT EXISTS applied (
     topic TEXT NOT NULL, question TEXT NOT NULL, student TEXT NOT NULL, item INTEGER NOT NULL REFERENCES items(id),
     PRIMARY KEY (topic, question, student, item));
@@ -67,6 +68,15 @@ class Mark:
     comment: str = ""
     grader: str = ""  # who changed it last
     applied: set[int] = field(default_factory=set)  # item ids
+    answered: str = ""  # the digest of the answer it was last graded on ("": graded before digests were kept)
+    changed: bool = False  # graded on an answer the student has replaced since (Mark.against)
+
+    def against(self, answered: str) -> Mark:
+        """This mark for the answer whose digest is answered now: pending again, and changed, when it was
+        graded on another answer; its items and comment stay, for the grader to confirm or change."""
+        if self.graded and self.answered and self.answered != answered:
+            return replace(self, graded=False, changed=True)
+        return self
 
     def to_json(self) -> dict:
         return {
@@ -74,6 +84,7 @@ class Mark:
             "comment": self.comment,
             "grader": self.grader,
             "applied": sorted(self.applied),
+            "changed": self.changed,
         }
 
 
@@ -87,6 +98,9 @@ class Store:
         with self._connection() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
+            columns = {row[1] for row in con.execute("PRAGMA table_info(answers)")}
+            if "answered" not in columns:  # a store from before the digests: its marks keep standing
+                con.execute("ALTER TABLE answers ADD COLUMN answered TEXT NOT NULL DEFAULT ''")
 
     @classmethod
     def of(cls, grades: Path) -> Store:
@@ -203,10 +217,10 @@ class Store:
     @staticmethod
     def _marks(con, where: str = "", args: tuple = ()) -> dict[tuple[str, str, str], Mark]:
         marks: dict[tuple[str, str, str], Mark] = {}
-        for topic, question, student, graded, comment, grader in con.execute(
-            f"SELECT topic, question, student, graded, comment, grader FROM answers {where}", args
+        for topic, question, student, graded, comment, grader, answered in con.execute(
+            f"SELECT topic, question, student, graded, comment, grader, answered FROM answers {where}", args
         ):
-            marks[topic, question, student] = Mark(bool(graded), comment, grader)
+            marks[topic, question, student] = Mark(bool(graded), comment, grader, answered=answered)
         for topic, question, student, item in con.execute(
             f"SELECT topic, question, student, item FROM applied {where}", args
         ):
@@ -253,8 +267,11 @@ class Store:
             (*values.values(), *where),
         )
 
-    def apply(self, grader: str, topic: str, question: str, student: str, item: int, applied: bool) -> Mark:
-        """Applies or removes an item on an answer, which is then graded, by grader."""
+    def apply(
+        self, grader: str, topic: str, question: str, student: str, item: int, applied: bool, answered: str
+    ) -> Mark:
+        """Applies or removes an item on an answer, which is then graded, by grader, on the answer whose
+        digest is answered."""
         where = (topic, question, student)
         with self._transaction() as con:
             self._check_item(con, topic, question, item)
@@ -270,20 +287,21 @@ class Store:
                         "DELETE FROM applied WHERE topic = ? AND question = ? AND student = ? AND item = ?",
                         (*where, item),
                     )
-            elif before.graded and before.grader == grader:
+            elif before.graded and before.grader == grader and before.answered == answered:
                 return before  # nothing to change
-            self._set_answer(con, where, graded=1, grader=grader)
+            self._set_answer(con, where, graded=1, grader=grader, answered=answered)
             self._audit(con, grader, "apply" if applied else "remove", where, item, before.to_json(), applied)
             return self._mark(con, *where)
 
-    def mark(self, grader: str, topic: str, question: str, student: str, graded: bool) -> Mark:
-        """Marks an answer graded as it stands (no item applies, say), or pending again."""
+    def mark(self, grader: str, topic: str, question: str, student: str, graded: bool, answered: str) -> Mark:
+        """Marks an answer graded as it stands (no item applies, say; or the answer whose digest is answered
+        confirmed after it changed), or pending again."""
         where = (topic, question, student)
         with self._transaction() as con:
             before = self._mark(con, *where)
-            if before.graded == graded:
+            if before.graded == graded and (not graded or before.answered == answered):
                 return before
-            self._set_answer(con, where, graded=int(graded), grader=grader)
+            self._set_answer(con, where, graded=int(graded), grader=grader, answered=answered)
             self._audit(con, grader, "graded" if graded else "pending", where, None, before.graded, graded)
             return self._mark(con, *where)
 

@@ -179,6 +179,7 @@
     const on = answer.applied.indexOf(item.id) < 0;
     answer.applied = on ? answer.applied.concat([item.id]) : answer.applied.filter(function (i) { return i !== item.id; });
     answer.graded = true;
+    answer.changed = false;
     answer.grader = view.data.me;
     answer.score = localScore(answer);
     render();
@@ -189,6 +190,7 @@
     const answer = current();
     if (answer.graded === graded) return;
     answer.graded = graded;
+    answer.changed = false;
     answer.grader = view.data.me;
     answer.score = graded ? localScore(answer) : null;
     render();
@@ -270,7 +272,9 @@
     const text = answer.answer === null ? "(no answer was read)" : answer.answer === "" ? "(left empty)" : answer.answer;
     const state = answer.graded
       ? "Graded: " + points(answer.score) + " / " + points(view.data.question.points) + " (by " + answer.grader + ")"
-      : "Pending: not graded yet";
+      : answer.changed
+        ? "Pending again: the answer changed since " + answer.grader + " graded it; its items are kept, confirm or change them"
+        : "Pending: not graded yet";
     const comment = el("textarea", { id: "comment", rows: "3", placeholder: "A comment for the student (c)" });
     comment.value = answer.comment;
     comment.addEventListener("change", function () { saveComment(comment.value); });
@@ -285,7 +289,7 @@
       el("h2", { id: "who", text: who }),
       el("div", { id: "answer", class: "text answer", text: text }),
       el("ul", { class: "problems" }, answer.problems.map(function (p) { return el("li", { text: p }); })),
-      el("p", { id: "state", class: answer.graded ? "graded" : "pending", text: state }),
+      el("p", { id: "state", class: answer.graded ? "graded" : answer.changed ? "pending changed" : "pending", text: state }),
       comment,
       reusable.length ? el("div", {}, [el("p", { text: "Comments used before:" }), el("ul", { id: "reusable" }, reusable)]) : "",
     ]);
