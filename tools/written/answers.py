@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from tools.grade.outputs import result_paths
@@ -22,7 +23,7 @@ class Answer:
     )  # "" left empty, None no answer read (no cell, no notebook, graded before answers were read)
     problems: tuple[str, ...] = ()
 
-    @property
+    @cached_property  # read at every poll of the page and every click: hashed once
     def digest(self) -> str:
         """What the store keeps of the text a grade was given on (tools.written.store.Mark.against)."""
         return hashlib.sha256(json.dumps(self.text).encode()).hexdigest()[:16]

@@ -65,12 +65,8 @@ class App:
         for sheet in self.sheets.values():
             topic, question = sheet.assignment.topic, sheet.question.id
             students = self.klass.answers[sheet.key]
-            current = {
-                s: marks[topic, question, s].against(answer.digest)
-                for s, answer in students.items()
-                if (topic, question, s) in marks
-            }
-            by = Counter(mark.grader for mark in current.values() if mark.graded)
+            current = (marks.get((topic, question, s), Mark()).against(a.digest) for s, a in students.items())
+            by = Counter(mark.grader for mark in current if mark.graded)
             graders.update(by)
             questions.append(
                 {
